@@ -1,0 +1,47 @@
+// Small I/O helpers shared by the client and the server handshakes.
+
+import type { Transport } from "./conn.ts";
+import { abortable } from "./_deadline.ts";
+import { HeadReader, type HeadResult } from "./handshake.ts";
+import { ProtocolError } from "./errors.ts";
+
+/** Reads an HTTP head from a transport, under a signal. */
+export async function readHead(
+  transport: Transport,
+  maxSize: number,
+  signal: AbortSignal,
+  initial?: Uint8Array,
+): Promise<HeadResult> {
+  const reader = new HeadReader(maxSize);
+  if (initial && initial.length > 0) {
+    const done = reader.push(initial);
+    if (done) return done;
+  }
+  while (true) {
+    const buffer = new Uint8Array(4096);
+    const n = await abortable(transport.read(buffer), signal);
+    if (n === null) {
+      throw new ProtocolError(
+        "UNEXPECTED_EOF",
+        reader.bufferedBytes === 0
+          ? "Connection closed before an HTTP head arrived"
+          : "Connection closed in the middle of an HTTP head",
+      );
+    }
+    const done = reader.push(buffer.subarray(0, n));
+    if (done) return done;
+  }
+}
+
+/** Writes all of `bytes`, under a signal. */
+export async function writeAll(
+  transport: Transport,
+  bytes: Uint8Array,
+  signal?: AbortSignal,
+): Promise<void> {
+  let offset = 0;
+  while (offset < bytes.length) {
+    const write = transport.write(bytes.subarray(offset));
+    offset += signal ? await abortable(write, signal) : await write;
+  }
+}

@@ -1,0 +1,203 @@
+/**
+ * The client: {@linkcode dial} opens a WebSocket connection to a `ws://` or
+ * `wss://` URL over `Deno.connect` / `Deno.connectTls`, runs the opening
+ * handshake and returns a {@linkcode Conn}.
+ *
+ * @example Dialling with a subprotocol and an origin
+ * ```ts ignore
+ * import { dial } from "@seed/websocket";
+ *
+ * await using conn = await dial("ws://127.0.0.1:8080/chat", {
+ *   protocols: ["chat.v2", "chat.v1"],
+ *   origin: "http://127.0.0.1:8080",
+ * });
+ * console.log(conn.protocol);
+ * ```
+ *
+ * @module
+ */
+
+import { Conn, type ConnOptions, type Transport } from "./conn.ts";
+import { DialError, ProtocolError } from "./errors.ts";
+import {
+  buildUpgradeRequest,
+  createClientKey,
+  DEFAULT_MAX_HEAD_SIZE,
+  parseResponseHead,
+  validateUpgradeResponse,
+} from "./handshake.ts";
+import { DEFAULT_MAX_MESSAGE_SIZE, WebSocketProtocol } from "./protocol.ts";
+import { abortable, deadline } from "./_deadline.ts";
+import { readHead, writeAll } from "./_io.ts";
+
+/** Options of {@linkcode dial}. */
+export interface DialOptions extends ConnOptions {
+  /** Subprotocols to offer, most preferred first. */
+  protocols?: string | readonly string[];
+  /** The `Origin` header to send, if any. */
+  origin?: string;
+  /** More request headers (e.g. `Authorization`, `Cookie`). */
+  headers?: HeadersInit;
+  /** Aborts the dial (not the connection once open). */
+  signal?: AbortSignal;
+  /**
+   * Longest time, in milliseconds, for connecting and the opening handshake.
+   * @default {10000}
+   */
+  handshakeTimeout?: number;
+  /** PEM certificates to trust for `wss://`, besides the system's. */
+  caCerts?: string[];
+  /**
+   * The largest message accepted, in bytes.
+   * @default {67108864} (64 MiB)
+   */
+  maxMessageSize?: number;
+  /**
+   * The largest response head accepted, in bytes.
+   * @default {16384}
+   */
+  maxHeadSize?: number;
+}
+
+const DEFAULT_HANDSHAKE_TIMEOUT = 10_000;
+
+/** Resolves `ws://` or `wss://` URLs; anything else fails with BAD_SCHEME. */
+function parseUrl(url: string | URL): URL {
+  let parsed: URL;
+  try {
+    parsed = new URL(url);
+  } catch (cause) {
+    throw new ProtocolError("BAD_SCHEME", `Invalid URL ${String(url)}`, {
+      cause,
+    });
+  }
+  if (parsed.protocol !== "ws:" && parsed.protocol !== "wss:") {
+    throw new ProtocolError(
+      "BAD_SCHEME",
+      `Unsupported URL scheme ${parsed.protocol} (use ws: or wss:)`,
+    );
+  }
+  parsed.hash = "";
+  return parsed;
+}
+
+/** Opens the TCP or TLS connection a URL names. */
+export function connectTransport(
+  url: URL,
+  caCerts?: string[],
+): Promise<Transport> {
+  const hostname = url.hostname.replace(/^\[(.*)\]$/, "$1");
+  const secure = url.protocol === "wss:";
+  const port = url.port ? Number(url.port) : secure ? 443 : 80;
+  return secure
+    ? Deno.connectTls({ hostname, port, caCerts })
+    : Deno.connect({ hostname, port });
+}
+
+/**
+ * Opens a WebSocket connection. Fails with a {@linkcode DialError} naming
+ * the URL, the offered subprotocols and the origin; its `cause` is a
+ * {@linkcode ProtocolError} for a protocol fault (`BAD_SCHEME`,
+ * `BAD_STATUS` with the response, `BAD_UPGRADE`, `BAD_ACCEPT`,
+ * `BAD_PROTOCOL`, `BAD_EXTENSION`), a `DOMException` `TimeoutError` past the
+ * handshake timeout, the signal's reason when aborted, or a network error.
+ *
+ * @param url A `ws://` or `wss://` URL.
+ * @param options Subprotocols, origin, headers, timeouts, limits.
+ * @returns The open connection.
+ *
+ * @example Handling a rejected handshake
+ * ```ts ignore
+ * import { dial, DialError, ProtocolError } from "@seed/websocket";
+ *
+ * try {
+ *   await dial("ws://127.0.0.1:8080/private");
+ * } catch (error) {
+ *   if (error instanceof DialError && error.cause instanceof ProtocolError) {
+ *     console.log(error.cause.code, error.cause.response?.status); // BAD_STATUS 401
+ *   }
+ * }
+ * ```
+ */
+export async function dial(
+  url: string | URL,
+  options: DialOptions = {},
+): Promise<Conn> {
+  const protocols = typeof options.protocols === "string"
+    ? [options.protocols]
+    : [...(options.protocols ?? [])];
+  const fail = (cause: unknown) =>
+    new DialError({
+      url: String(url),
+      protocol: protocols.join(", "),
+      origin: options.origin ?? "",
+      cause,
+    });
+  let target: URL;
+  try {
+    target = parseUrl(url);
+  } catch (error) {
+    throw fail(error);
+  }
+  using timer = deadline(
+    options.handshakeTimeout ?? DEFAULT_HANDSHAKE_TIMEOUT,
+    "Opening handshake",
+    options.signal,
+  );
+  let transport: Transport | undefined;
+  try {
+    transport = await abortable(
+      connectTransport(target, options.caCerts),
+      timer.signal,
+      (late) => late.close(),
+    );
+    const key = createClientKey();
+    await writeAll(
+      transport,
+      buildUpgradeRequest({
+        url: target,
+        key,
+        protocols,
+        origin: options.origin,
+        headers: options.headers,
+      }),
+      timer.signal,
+    );
+    const { head, rest } = await readHead(
+      transport,
+      options.maxHeadSize ?? DEFAULT_MAX_HEAD_SIZE,
+      timer.signal,
+    );
+    const response = parseResponseHead(head);
+    const agreed = await validateUpgradeResponse(response, {
+      key,
+      protocols,
+      extensionsOffered: false,
+    });
+    return new Conn({
+      role: "client",
+      transport,
+      machine: new WebSocketProtocol({
+        role: "client",
+        maxMessageSize: options.maxMessageSize ?? DEFAULT_MAX_MESSAGE_SIZE,
+        ownsInput: true,
+      }),
+      head: rest,
+      protocol: agreed.protocol,
+      extensions: agreed.extensions,
+      origin: options.origin,
+      url: target.href,
+      closeTimeout: options.closeTimeout,
+      readTimeout: options.readTimeout,
+      writeTimeout: options.writeTimeout,
+      readBufferSize: options.readBufferSize,
+    });
+  } catch (error) {
+    try {
+      transport?.close();
+    } catch {
+      // Already closed.
+    }
+    throw fail(error);
+  }
+}

@@ -1,0 +1,711 @@
+/**
+ * {@linkcode Conn}: one WebSocket connection, a thin I/O layer that pumps a
+ * transport (a TCP or TLS socket) through a sans-I/O protocol machine. Both
+ * `dial()` and `serve()` hand out a `Conn`.
+ *
+ * @example Echoing every message
+ * ```ts
+ * import type { Conn } from "@seed/websocket";
+ *
+ * async function echo(conn: Conn): Promise<void> {
+ *   for await (const message of conn) await conn.send(message);
+ * }
+ * ```
+ *
+ * @module
+ */
+
+import {
+  type CloseInfo,
+  ConnectionClosedError,
+  type ProtocolError,
+} from "./errors.ts";
+import type { Message, ProtocolMachine, SendOptions } from "./machine.ts";
+
+export type { CloseInfo } from "./errors.ts";
+export type { Message, SendOptions } from "./machine.ts";
+
+/**
+ * The byte stream under a connection. `Deno.Conn` and `Deno.TlsConn` are
+ * transports as they are; tests use in-memory pairs.
+ */
+export interface Transport {
+  /** Reads into `p`; resolves with the count, or null at end of stream. */
+  read(p: Uint8Array): Promise<number | null>;
+  /** Writes some of `p`; resolves with the count written. */
+  write(p: Uint8Array): Promise<number>;
+  /** Closes both directions at once. */
+  close(): void;
+  /** Closes the write direction (sends FIN), if the transport can. */
+  closeWrite?(): Promise<void>;
+  /** The local address, for sockets. */
+  readonly localAddr?: Deno.Addr;
+  /** The remote address, for sockets. */
+  readonly remoteAddr?: Deno.Addr;
+}
+
+/** Which protocol a connection speaks. */
+export type ProtocolVersion = "13" | "8" | "7" | "hixie-76" | "hixie-75";
+
+/** Per-connection settings, shared by `dial()` and `serve()`. */
+export interface ConnOptions {
+  /**
+   * Longest wait, in milliseconds, for the peer's part of the closing
+   * handshake (its close frame, then the end of the stream) before the
+   * connection is dropped.
+   * @default {10000}
+   */
+  closeTimeout?: number;
+  /**
+   * Longest wait, in milliseconds, for the peer to send anything while the
+   * connection is reading; past it the connection is dropped. 0 for none.
+   * @default {0}
+   */
+  readTimeout?: number;
+  /**
+   * Longest wait, in milliseconds, for one socket write (a peer that stops
+   * reading stalls writes); past it the connection is dropped. 0 for none.
+   * @default {0}
+   */
+  writeTimeout?: number;
+  /**
+   * How many bytes of received messages may wait for the application to read
+   * them before the connection stops reading from the socket (backpressure).
+   * @default {65536}
+   */
+  readBufferSize?: number;
+}
+
+/** Everything a {@linkcode Conn} is made of; `dial()` and `serve()` fill it. */
+export interface ConnInit extends ConnOptions {
+  /** Which end this is: the server closes the TCP connection first. */
+  role: "client" | "server";
+  /** The socket. */
+  transport: Transport;
+  /** The protocol machine, already past its opening handshake. */
+  machine: ProtocolMachine;
+  /** Bytes received after the handshake, for the machine first. */
+  head?: Uint8Array;
+  /** The negotiated subprotocol ("" for none). */
+  protocol?: string;
+  /** The negotiated extensions ("" for none). */
+  extensions?: string;
+  /** The origin of the connection ("" for none). */
+  origin?: string;
+  /** The WebSocket URL (the location). */
+  url: string;
+  /** The upgrade request (server side). */
+  request?: Request;
+  /** The protocol version. */
+  version?: ProtocolVersion;
+  /** Called once the transport is closed (to free extension state). */
+  onClose?: () => void;
+}
+
+const DEFAULT_CLOSE_TIMEOUT = 10_000;
+const DEFAULT_READ_BUFFER = 64 * 1024;
+// Room for a full read; a fresh buffer per read keeps message views valid.
+const READ_SIZE = 64 * 1024;
+// Chunks smaller than this are coalesced into one write.
+const COALESCE_LIMIT = 16 * 1024;
+
+function timeoutError(what: string): DOMException {
+  return new DOMException(`${what} timed out`, "TimeoutError");
+}
+
+interface Deferred<T> {
+  promise: Promise<T>;
+  resolve: (value: T) => void;
+  reject: (reason: unknown) => void;
+}
+
+function deferred<T>(): Deferred<T> {
+  return Promise.withResolvers<T>();
+}
+
+/**
+ * One WebSocket connection, client or server side.
+ *
+ * The contract: messages arrive through {@linkcode Conn.readable} (or
+ * `for await`), as `string` for text and `Uint8Array` for binary. Keep
+ * reading: while received messages wait unread, the connection stops reading
+ * the socket (backpressure), so pings and close frames wait too. Send with
+ * {@linkcode Conn.send} or {@linkcode Conn.writable}; each promise resolves
+ * once its bytes are written to the socket, so a peer that stops reading
+ * makes senders wait. Any protocol violation closes the connection with the
+ * RFC's close code; {@linkcode Conn.closed} then says how it ended.
+ * `close()` runs the closing handshake under a timeout; `abort()` drops the
+ * socket at once. Sends may be made concurrently; reads are one stream.
+ *
+ * @example Talking to an echo server
+ * ```ts ignore
+ * import { dial } from "@seed/websocket";
+ *
+ * await using conn = await dial("ws://127.0.0.1:8080/");
+ * await conn.send("Hello");
+ * for await (const message of conn) {
+ *   console.log(message);
+ *   break;
+ * }
+ * ```
+ */
+export class Conn implements AsyncDisposable, AsyncIterable<Message> {
+  /** Messages from the peer; ends after a normal close, errors otherwise. */
+  readonly readable: ReadableStream<Message>;
+  /** Messages to the peer; closing it closes the connection. */
+  readonly writable: WritableStream<Message>;
+  /** The negotiated subprotocol ("" for none). */
+  readonly protocol: string;
+  /** The negotiated extensions, as in `Sec-WebSocket-Extensions` ("" for none). */
+  readonly extensions: string;
+  /** The origin of the connection: the `Origin` sent or received ("" for none). */
+  readonly origin: string;
+  /** The WebSocket URL, the lineage's location. */
+  readonly url: string;
+  /** The upgrade request, on the server side. */
+  readonly request: Request | undefined;
+  /** The protocol version spoken: `"13"` (RFC 6455) unless a draft. */
+  readonly version: ProtocolVersion;
+  /** The local address, when the transport is a socket. */
+  readonly localAddr: Deno.Addr | undefined;
+  /** The remote address, when the transport is a socket. */
+  readonly remoteAddr: Deno.Addr | undefined;
+  /** Longest wait for the closing handshake, in milliseconds. */
+  closeTimeout: number;
+  /** Longest wait for data from the peer, in milliseconds (0 for none). */
+  readTimeout: number;
+  /** Longest wait for one socket write, in milliseconds (0 for none). */
+  writeTimeout: number;
+
+  #role: "client" | "server";
+  #transport: Transport;
+  #machine: ProtocolMachine;
+  #closeTimer: ReturnType<typeof setTimeout> | undefined;
+  #onClose: (() => void) | undefined;
+  #closed = deferred<CloseInfo>();
+  #done = false;
+  #aborted: unknown = undefined;
+  #closeRequested = false;
+  // Received messages waiting for the application.
+  #inbox: Message[] = [];
+  #inboxHead = 0;
+  #inboxBytes = 0;
+  #readBufferSize: number;
+  #reader: Deferred<void> | undefined; // a pull waiting for a message
+  #wake: Deferred<void> | undefined; // the read loop waiting for room
+  #readableEnded = false;
+  // Writes: chunks queued for the next socket write, and its promise.
+  #queue: Uint8Array[] = [];
+  #queuedBytes = 0;
+  #inflightBytes = 0;
+  #batch: Deferred<void> | undefined;
+  #writing: Promise<void> | undefined;
+  #pings: { data: Uint8Array; start: number; done: Deferred<number> }[] = [];
+  #pingCounter = 0;
+
+  /**
+   * Wraps a transport whose opening handshake is done. Users get a `Conn`
+   * from `dial()`, `serve()` or `upgrade()`.
+   *
+   * @param init The transport, the machine and what the handshake agreed.
+   */
+  constructor(init: ConnInit) {
+    this.#role = init.role;
+    this.#transport = init.transport;
+    this.#machine = init.machine;
+    this.#onClose = init.onClose;
+    this.protocol = init.protocol ?? "";
+    this.extensions = init.extensions ?? "";
+    this.origin = init.origin ?? "";
+    this.url = init.url;
+    this.request = init.request;
+    this.version = init.version ?? "13";
+    this.localAddr = init.transport.localAddr;
+    this.remoteAddr = init.transport.remoteAddr;
+    this.closeTimeout = init.closeTimeout ?? DEFAULT_CLOSE_TIMEOUT;
+    this.readTimeout = init.readTimeout ?? 0;
+    this.writeTimeout = init.writeTimeout ?? 0;
+    this.#readBufferSize = init.readBufferSize ?? DEFAULT_READ_BUFFER;
+    this.readable = new ReadableStream<Message>({
+      pull: (controller) => this.#pull(controller),
+      cancel: () => {
+        this.#readableEnded = true;
+        return this.close().then(() => {});
+      },
+    }, { highWaterMark: 0 });
+    this.writable = new WritableStream<Message>({
+      write: (message) => this.send(message),
+      close: () => this.close().then(() => {}),
+      abort: () => this.close(1001).then(() => {}),
+    });
+    if (init.head && init.head.length > 0) this.#machine.receive(init.head);
+    this.#run();
+  }
+
+  /** Resolves with how the connection ended, once the transport is closed. */
+  get closed(): Promise<CloseInfo> {
+    return this.#closed.promise;
+  }
+
+  /**
+   * Bytes given to {@linkcode Conn.send} and not yet written to the socket.
+   */
+  get bufferedAmount(): number {
+    return this.#queuedBytes + this.#inflightBytes;
+  }
+
+  /**
+   * Sends a message: a string as text, a `Uint8Array` as binary. Resolves
+   * once its bytes are written to the socket; do not modify the bytes
+   * before then. Rejects with {@linkcode ConnectionClosedError} once the
+   * connection is closing.
+   *
+   * @param data The message.
+   * @param options Per-message options (compression).
+   * @returns A promise that resolves once the message is written.
+   *
+   * @example Sending text and binary
+   * ```ts ignore
+   * await conn.send("text");
+   * await conn.send(new Uint8Array([1, 2, 3]));
+   * ```
+   */
+  send(data: Message, options?: SendOptions): Promise<void> {
+    try {
+      this.#assertOpen();
+      this.#machine.send(data, options);
+    } catch (error) {
+      return Promise.reject(error);
+    }
+    return this.#flush();
+  }
+
+  /**
+   * Sends a ping and resolves with the round-trip time in milliseconds once
+   * its pong arrives. Rejects if the connection closes first.
+   *
+   * @param data Up to 125 bytes; by default a fresh 4-byte counter.
+   * @returns The round-trip time in milliseconds.
+   *
+   * @example Measuring latency
+   * ```ts ignore
+   * const ms = await conn.ping();
+   * console.log(`round trip: ${ms.toFixed(1)} ms`);
+   * ```
+   */
+  ping(data?: Uint8Array): Promise<number> {
+    let payload: Uint8Array;
+    if (data === undefined) {
+      const counter = ++this.#pingCounter;
+      payload = new Uint8Array(4);
+      new DataView(payload.buffer).setUint32(0, counter);
+    } else {
+      payload = data.slice();
+    }
+    try {
+      this.#assertOpen();
+      this.#machine.ping(payload);
+    } catch (error) {
+      return Promise.reject(error);
+    }
+    const done = deferred<number>();
+    this.#pings.push({ data: payload, start: performance.now(), done });
+    this.#flush().catch(() => {});
+    return done.promise;
+  }
+
+  /**
+   * Starts the closing handshake and resolves once the connection is closed,
+   * by the handshake or by {@linkcode Conn.closeTimeout}. Idempotent: later
+   * calls resolve with the same result.
+   *
+   * @param code The close code to send.
+   * @param reason Up to 123 bytes of UTF-8.
+   * @returns How the connection ended.
+   *
+   * @example Closing with a reason
+   * ```ts ignore
+   * const { code, wasClean } = await conn.close(1000, "bye");
+   * ```
+   */
+  close(code: number = 1000, reason: string = ""): Promise<CloseInfo> {
+    if (!this.#done && !this.#machine.closeSent) {
+      try {
+        this.#machine.close(code, reason);
+      } catch (error) {
+        return Promise.reject(error);
+      }
+      this.#closeRequested = true;
+      this.#startClosing();
+      this.#flush().catch(() => {});
+      this.#wakeLoop();
+    }
+    return this.closed;
+  }
+
+  /**
+   * Drops the connection now, without a closing handshake. Pending sends,
+   * reads and pings reject; {@linkcode Conn.closed} resolves with 1006.
+   *
+   * @param reason Why, passed to pending operations as the cause.
+   *
+   * @example Giving up on a peer
+   * ```ts ignore
+   * conn.abort();
+   * ```
+   */
+  abort(reason?: unknown): void {
+    if (this.#done) return;
+    this.#aborted = reason ??
+      new DOMException("Connection aborted", "AbortError");
+    this.#finish();
+  }
+
+  /**
+   * Iterates over received messages until the connection closes.
+   *
+   * @returns An async iterator of messages.
+   */
+  [Symbol.asyncIterator](): AsyncIterator<Message> {
+    return this.readable[Symbol.asyncIterator]();
+  }
+
+  /** Closes the connection (see {@linkcode Conn.close}). */
+  async [Symbol.asyncDispose](): Promise<void> {
+    await this.close();
+  }
+
+  #assertOpen(): void {
+    if (this.#done || this.#machine.closeSent) {
+      throw new ConnectionClosedError(
+        this.#closeInfo(),
+        "Cannot send: connection is closing",
+      );
+    }
+  }
+
+  #closeInfo(): CloseInfo {
+    const received = this.#machine.closeReceived;
+    return {
+      code: received?.code ?? 1006,
+      reason: received?.reason ?? "",
+      wasClean: this.#aborted === undefined && received !== undefined &&
+        this.#machine.closeSent,
+    };
+  }
+
+  // ---- Reading -------------------------------------------------------
+
+  #pull(
+    controller: ReadableStreamDefaultController<Message>,
+  ): Promise<void> | void {
+    if (this.#inboxHead < this.#inbox.length) {
+      const message = this.#inbox[this.#inboxHead];
+      this.#inbox[this.#inboxHead++] = "";
+      if (this.#inboxHead === this.#inbox.length) {
+        this.#inbox = [];
+        this.#inboxHead = 0;
+      }
+      this.#inboxBytes -= typeof message === "string"
+        ? message.length
+        : message.length;
+      controller.enqueue(message);
+      if (this.#inboxBytes < this.#readBufferSize) this.#wakeLoop();
+      return;
+    }
+    if (this.#done) {
+      this.#endReadable(controller);
+      return;
+    }
+    this.#reader ??= deferred<void>();
+    this.#wakeLoop();
+    return this.#reader.promise.then(() => this.#pull(controller));
+  }
+
+  #endReadable(controller: ReadableStreamDefaultController<Message>): void {
+    if (this.#readableEnded) return;
+    this.#readableEnded = true;
+    const info = this.#closeInfo();
+    const normal = info.wasClean &&
+      (info.code === 1000 || info.code === 1001 || info.code === 1005 ||
+        this.#closeRequested);
+    if (normal) {
+      controller.close();
+    } else {
+      const cause = this.#machine.error ?? this.#aborted;
+      controller.error(
+        new ConnectionClosedError(info, undefined, { cause }),
+      );
+    }
+  }
+
+  #wakeLoop(): void {
+    const wake = this.#wake;
+    if (wake) {
+      this.#wake = undefined;
+      wake.resolve();
+    }
+  }
+
+  #deliver(message: Message): void {
+    // Once we have sent a close frame, messages nobody has room for are
+    // dropped: the peer cannot make us buffer without bound while closing.
+    if (this.#machine.closeSent && this.#inboxBytes >= this.#readBufferSize) {
+      return;
+    }
+    this.#inbox.push(message);
+    this.#inboxBytes += message.length;
+  }
+
+  #dispatch(): void {
+    const events = this.#machine.takeEvents();
+    for (const event of events) {
+      switch (event.type) {
+        case "message":
+          this.#deliver(event.data);
+          break;
+        case "pong":
+          this.#onPong(event.data);
+          break;
+        case "close":
+          this.#startClosing();
+          break;
+      }
+    }
+    if (events.length > 0 && this.#reader) {
+      const reader = this.#reader;
+      this.#reader = undefined;
+      reader.resolve();
+    }
+  }
+
+  // The closing handshake, from whichever side began it, is bounded by one
+  // timer: past closeTimeout the socket is dropped.
+  #startClosing(): void {
+    if (this.#closeTimer !== undefined || this.#done) return;
+    this.#closeTimer = setTimeout(() => {
+      this.#closeTimer = undefined;
+      this.abort(timeoutError("Closing handshake"));
+    }, this.closeTimeout);
+  }
+
+  #onPong(data: Uint8Array): void {
+    const index = this.#pings.findIndex((ping) =>
+      ping.data.length === data.length &&
+      ping.data.every((byte, i) => byte === data[i])
+    );
+    if (index < 0) return; // unsolicited
+    const now = performance.now();
+    // A pong answers its ping and every ping sent before it.
+    for (const ping of this.#pings.splice(0, index + 1)) {
+      ping.done.resolve(now - ping.start);
+    }
+  }
+
+  // The one loop that reads the socket, for the whole life of the
+  // connection: it pumps bytes into the machine, hands events on, writes
+  // what the machine answers, and runs the closing handshake to its end.
+  async #run(): Promise<void> {
+    try {
+      let buffer = new Uint8Array(READ_SIZE);
+      while (!this.#done) {
+        this.#dispatch();
+        if (this.#machine.hasOutgoing) this.#flush().catch(() => {});
+        if (this.#machine.state === "closed") break;
+        if (
+          !this.#machine.closeSent && this.#reader === undefined &&
+          this.#inboxBytes >= this.#readBufferSize
+        ) {
+          this.#wake = deferred<void>();
+          await this.#wake.promise;
+          continue;
+        }
+        const n = await this.#read(buffer);
+        if (this.#done) return;
+        if (n === null) {
+          this.#machine.receiveEof();
+          this.#dispatch();
+          break;
+        }
+        this.#machine.receive(buffer.subarray(0, n));
+        // The machine may hold views of what it received: read into a new
+        // buffer next time, unless this one is still empty of references.
+        buffer = new Uint8Array(READ_SIZE);
+      }
+      await this.#closeTransport();
+    } catch (error) {
+      if (!this.#done) {
+        this.#aborted = error;
+        this.#finish();
+      }
+    }
+  }
+
+  // One socket read, under the read timeout when one is set.
+  #read(buffer: Uint8Array): Promise<number | null> {
+    const read = this.#transport.read(buffer);
+    if (this.readTimeout > 0) {
+      return withTimeout(read, this.readTimeout, "Read");
+    }
+    return read;
+  }
+
+  // After the machine is closed: write what is left, send FIN where it is
+  // ours to close first (the server, or anyone failing the connection),
+  // then wait a bounded time for the peer's FIN before closing.
+  async #closeTransport(): Promise<void> {
+    this.#startClosing();
+    try {
+      await this.#flush();
+      const weCloseFirst = this.#machine.error !== undefined ||
+        this.#role === "server";
+      if (weCloseFirst) await this.#transport.closeWrite?.();
+      const scratch = new Uint8Array(4096);
+      while (!this.#done) {
+        const n = await this.#read(scratch);
+        if (n === null) break;
+      }
+    } catch {
+      // A reset or a timeout here only means the peer is already gone.
+    }
+    this.#finish();
+  }
+
+  // Closes the transport and settles everything, exactly once.
+  #finish(): void {
+    if (this.#done) return;
+    this.#done = true;
+    clearTimeout(this.#closeTimer);
+    try {
+      this.#transport.close();
+    } catch {
+      // Already closed.
+    }
+    this.#onClose?.();
+    const info = this.#closeInfo();
+    const error = new ConnectionClosedError(info, undefined, {
+      cause: this.#machine.error ?? this.#aborted,
+    });
+    for (const ping of this.#pings.splice(0)) ping.done.reject(error);
+    const batch = this.#batch;
+    this.#batch = undefined;
+    this.#queue = [];
+    this.#queuedBytes = 0;
+    batch?.reject(error);
+    batch?.promise.catch(() => {});
+    const reader = this.#reader;
+    this.#reader = undefined;
+    reader?.resolve();
+    this.#wakeLoop();
+    this.#closed.resolve(info);
+  }
+
+  // ---- Writing -------------------------------------------------------
+
+  // Moves the machine's outgoing bytes to the write queue; resolves once
+  // they are on the socket. Bytes queued in one turn share one write.
+  #flush(): Promise<void> {
+    if (this.#done) {
+      return Promise.reject(
+        new ConnectionClosedError(
+          this.#closeInfo(),
+          "Cannot send: connection is closed",
+        ),
+      );
+    }
+    for (const chunk of this.#machine.takeOutgoing()) {
+      this.#queue.push(chunk);
+      this.#queuedBytes += chunk.length;
+    }
+    if (this.#queue.length === 0) return this.#writing ?? Promise.resolve();
+    this.#batch ??= deferred<void>();
+    const promise = this.#batch.promise;
+    if (!this.#writing) this.#writing = this.#writeLoop();
+    return promise;
+  }
+
+  async #writeLoop(): Promise<void> {
+    // Let the rest of this turn queue its frames too.
+    await Promise.resolve();
+    try {
+      while (this.#queue.length > 0 && !this.#done) {
+        const chunks = this.#queue;
+        const batch = this.#batch!;
+        this.#queue = [];
+        this.#batch = undefined;
+        this.#inflightBytes = this.#queuedBytes;
+        this.#queuedBytes = 0;
+        for (const buffer of coalesce(chunks)) await this.#writeAll(buffer);
+        this.#inflightBytes = 0;
+        batch.resolve();
+      }
+    } catch (error) {
+      this.#inflightBytes = 0;
+      if (!this.#done) {
+        this.#aborted = error;
+        this.#finish();
+      }
+    } finally {
+      this.#writing = undefined;
+    }
+  }
+
+  async #writeAll(buffer: Uint8Array): Promise<void> {
+    let offset = 0;
+    while (offset < buffer.length) {
+      const write = this.#transport.write(buffer.subarray(offset));
+      offset += this.writeTimeout > 0
+        ? await withTimeout(write, this.writeTimeout, "Write")
+        : await write;
+    }
+  }
+}
+
+// Joins runs of small chunks so that many frames leave in one write.
+function coalesce(chunks: Uint8Array[]): Uint8Array[] {
+  if (chunks.length === 1) return chunks;
+  const out: Uint8Array[] = [];
+  let run: Uint8Array[] = [];
+  let runBytes = 0;
+  const flushRun = () => {
+    if (run.length === 1) out.push(run[0]);
+    else if (run.length > 1) {
+      const joined = new Uint8Array(runBytes);
+      let offset = 0;
+      for (const chunk of run) {
+        joined.set(chunk, offset);
+        offset += chunk.length;
+      }
+      out.push(joined);
+    }
+    run = [];
+    runBytes = 0;
+  };
+  for (const chunk of chunks) {
+    if (chunk.length >= COALESCE_LIMIT) {
+      flushRun();
+      out.push(chunk);
+    } else {
+      run.push(chunk);
+      runBytes += chunk.length;
+      if (runBytes >= COALESCE_LIMIT * 4) flushRun();
+    }
+  }
+  flushRun();
+  return out;
+}
+
+function withTimeout<T>(
+  promise: Promise<T>,
+  ms: number,
+  what: string,
+): Promise<T> {
+  let timer: ReturnType<typeof setTimeout> | undefined;
+  const timeout = new Promise<never>((_, reject) => {
+    timer = setTimeout(() => reject(timeoutError(what)), ms);
+  });
+  return Promise.race([promise, timeout]).finally(() => clearTimeout(timer));
+}
+
+/** Re-exported for users who pattern-match on failures. */
+export type { ProtocolError };

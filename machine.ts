@@ -1,0 +1,97 @@
+/**
+ * The contract between a protocol state machine and the connection that pumps
+ * it. A machine does no I/O: bytes go in with `receive()`, and events and
+ * bytes to write come out. RFC 6455 ({@linkcode WebSocketProtocol} in
+ * `protocol.ts`) and the legacy hixie drafts implement it, so one `Conn`
+ * serves them all.
+ *
+ * @example Pumping a machine by hand
+ * ```ts
+ * import { WebSocketProtocol } from "@seed/websocket/protocol";
+ *
+ * const server = new WebSocketProtocol({ role: "server" });
+ * // A masked text frame "Hi" (RFC 6455 section 5.7 style).
+ * server.receive(new Uint8Array([0x81, 0x82, 1, 2, 3, 4, 0x49, 0x6b]));
+ * for (const event of server.takeEvents()) {
+ *   if (event.type === "message") server.send(event.data);
+ * }
+ * const bytes = server.takeOutgoing(); // the echo, ready for the socket
+ * console.log(bytes.length); // 1
+ * ```
+ *
+ * @module
+ */
+
+import type { ProtocolError } from "./errors.ts";
+
+/** A WebSocket message: `string` for text, `Uint8Array` for binary. */
+export type Message = string | Uint8Array;
+
+/** Something a machine learnt from the bytes it received. */
+export type ProtocolEvent =
+  | { type: "message"; data: Message }
+  | { type: "ping"; data: Uint8Array }
+  | { type: "pong"; data: Uint8Array }
+  | { type: "close"; code: number; reason: string };
+
+/**
+ * Where a machine is in its life.
+ * - `open`: messages flow both ways.
+ * - `closing`: a close frame was sent or received; the handshake is under way.
+ * - `closed`: the closing handshake is over, or the connection failed; the
+ *   transport should be closed.
+ */
+export type ProtocolState = "open" | "closing" | "closed";
+
+/** Options of {@linkcode ProtocolMachine.send}. */
+export interface SendOptions {
+  /**
+   * Whether a negotiated compression extension may compress this message.
+   * @default {true}
+   */
+  compress?: boolean;
+}
+
+/** A sans-I/O WebSocket protocol state machine. */
+export interface ProtocolMachine {
+  /** Where the machine is in its life. */
+  readonly state: ProtocolState;
+  /** The error that failed the connection, when the peer broke the protocol. */
+  readonly error: ProtocolError | undefined;
+  /**
+   * The close code and reason the peer sent (1005 / "" when its close frame
+   * had none); undefined until a close frame is received.
+   */
+  readonly closeReceived: { code: number; reason: string } | undefined;
+  /** Whether a close frame (or the draft's closing bytes) has been sent. */
+  readonly closeSent: boolean;
+
+  /**
+   * Feeds bytes received from the peer. Never throws for bad input: a
+   * violation fails the connection (see {@linkcode ProtocolMachine.error}).
+   */
+  receive(data: Uint8Array): void;
+  /** Tells the machine the peer closed its side of the transport. */
+  receiveEof(): void;
+  /** Takes the events produced so far, oldest first. */
+  takeEvents(): ProtocolEvent[];
+  /** Takes the bytes to write so far, in order. */
+  takeOutgoing(): Uint8Array[];
+  /** Whether {@linkcode ProtocolMachine.takeOutgoing} has bytes waiting. */
+  readonly hasOutgoing: boolean;
+
+  /**
+   * Queues a message. Throws `TypeError` for a message the protocol cannot
+   * carry and {@linkcode ConnectionClosedError} once closing.
+   */
+  send(data: Message, options?: SendOptions): void;
+  /** Queues a ping. Throws `TypeError` where the protocol has none. */
+  ping(data: Uint8Array): void;
+  /** Queues a pong. Throws `TypeError` where the protocol has none. */
+  pong(data: Uint8Array): void;
+  /**
+   * Starts the closing handshake. Throws `RangeError` for a code or reason
+   * the RFC forbids; does nothing once a close frame was sent.
+   */
+  close(code?: number, reason?: string): void;
+}

@@ -1,0 +1,552 @@
+/**
+ * The RFC 6455 protocol state machine, sans-I/O: {@linkcode WebSocketProtocol}
+ * turns received bytes into messages, pings, pongs and close events, answers
+ * pings and close frames on its own, reassembles fragments under a size
+ * limit, validates UTF-8 as it arrives, and maps every violation to its close
+ * code in one place. The connection layer only pumps bytes through it.
+ *
+ * @example A server machine answering a client's close frame
+ * ```ts
+ * import { WebSocketProtocol } from "@seed/websocket/protocol";
+ * import { encodeFrame, Opcode } from "@seed/websocket/frame";
+ *
+ * const server = new WebSocketProtocol({ role: "server" });
+ * server.receive(encodeFrame({ opcode: Opcode.Close, payload: new Uint8Array([0x03, 0xe8]) }, { mask: true }));
+ * console.log(server.takeEvents()); // [ { type: "close", code: 1000, reason: "" } ]
+ * console.log(server.state, server.takeOutgoing().length); // closed 1
+ * ```
+ *
+ * @module
+ */
+
+import { ConnectionClosedError, ProtocolError } from "./errors.ts";
+import type { PerMessageExtension } from "./extension.ts";
+import {
+  DEFAULT_MAX_FRAME_SIZE,
+  encodeFrameHeader,
+  fillMaskKey,
+  type Frame,
+  FrameDecoder,
+  frameHeaderSize,
+  Opcode,
+} from "./frame.ts";
+import type {
+  Message,
+  ProtocolEvent,
+  ProtocolMachine,
+  ProtocolState,
+  SendOptions,
+} from "./machine.ts";
+
+export type {
+  Message,
+  ProtocolEvent,
+  ProtocolMachine,
+  ProtocolState,
+  SendOptions,
+} from "./machine.ts";
+
+/** The default largest message, 64 MiB. */
+export const DEFAULT_MAX_MESSAGE_SIZE: number = DEFAULT_MAX_FRAME_SIZE;
+
+/** Options of {@linkcode WebSocketProtocol}. */
+export interface WebSocketProtocolOptions {
+  /** Which end this machine is: a client masks, a server expects masks. */
+  role: "client" | "server";
+  /**
+   * The largest message accepted, in bytes (after decompression); a larger
+   * one fails the connection with 1009 before the excess is buffered.
+   * @default {67108864} (64 MiB)
+   */
+  maxMessageSize?: number;
+  /** The negotiated per-message extension (permessage-deflate), if any. */
+  extension?: PerMessageExtension;
+  /**
+   * Writes a 4-byte masking key at an offset; by default pooled
+   * `crypto.getRandomValues` bytes. For deterministic tests.
+   */
+  maskKey?: (target: Uint8Array, offset: number) => void;
+  /**
+   * Whether received chunks belong to the machine, so that payloads may be
+   * unmasked in place and handed out as views of them.
+   * @default {false}
+   */
+  ownsInput?: boolean;
+}
+
+/**
+ * Whether a close code may be sent in a close frame (RFC 6455 section 7.4):
+ * 1000–1003, 1007–1014, and 3000–4999 for libraries and applications.
+ *
+ * @param code The close code.
+ * @returns Whether it may appear on the wire.
+ *
+ * @example Codes that never go on the wire
+ * ```ts
+ * import { isValidCloseCode } from "@seed/websocket/protocol";
+ *
+ * console.log(isValidCloseCode(1000), isValidCloseCode(1005), isValidCloseCode(4000)); // true false true
+ * ```
+ */
+export function isValidCloseCode(code: number): boolean {
+  return Number.isInteger(code) &&
+    ((code >= 1000 && code <= 1003) || (code >= 1007 && code <= 1014) ||
+      (code >= 3000 && code <= 4999));
+}
+
+// Payloads at least this large are written after their header without being
+// copied into one buffer with it.
+const ZERO_COPY_THRESHOLD = 16 * 1024;
+
+const encoder = new TextEncoder();
+const strictDecoder = new TextDecoder("utf-8", { fatal: true });
+const EMPTY = new Uint8Array(0);
+
+function invalidUtf8(cause?: unknown): ProtocolError {
+  return new ProtocolError(
+    "INVALID_UTF8",
+    "Received invalid UTF-8 in a text message",
+    { closeCode: 1007, cause },
+  );
+}
+
+function concat(parts: Uint8Array[], size: number): Uint8Array {
+  if (parts.length === 1) return parts[0];
+  const out = new Uint8Array(size);
+  let offset = 0;
+  for (const part of parts) {
+    out.set(part, offset);
+    offset += part.length;
+  }
+  return out;
+}
+
+/**
+ * The RFC 6455 state machine for one connection, either role. Feed it bytes
+ * with {@linkcode WebSocketProtocol.receive}; take what it learnt with
+ * {@linkcode WebSocketProtocol.takeEvents} and what it must write with
+ * {@linkcode WebSocketProtocol.takeOutgoing}. It answers pings with pongs and
+ * a close frame with a close frame by itself. A violation by the peer queues
+ * the close frame the RFC names (1002, 1007, 1009) and sets `error`; the
+ * machine is then closed and ignores further input.
+ *
+ * @example A client machine sending a message
+ * ```ts
+ * import { WebSocketProtocol } from "@seed/websocket/protocol";
+ *
+ * const client = new WebSocketProtocol({ role: "client" });
+ * client.send("Hello");
+ * const [frame] = client.takeOutgoing();
+ * console.log(frame.length); // 11: 2 header bytes, 4 mask bytes, 5 payload bytes
+ * ```
+ */
+export class WebSocketProtocol implements ProtocolMachine {
+  #role: "client" | "server";
+  #maxMessageSize: number;
+  #extension: PerMessageExtension | undefined;
+  #maskKey: (target: Uint8Array, offset: number) => void;
+  #decoder: FrameDecoder;
+  #events: ProtocolEvent[] = [];
+  #outgoing: Uint8Array[] = [];
+  #state: ProtocolState = "open";
+  #error: ProtocolError | undefined;
+  #closeReceived: { code: number; reason: string } | undefined;
+  #closeSent = false;
+  // The message being reassembled; opcode 0 when none.
+  #opcode = 0;
+  #compressed = false;
+  #parts: Uint8Array[] = [];
+  #text = "";
+  #size = 0;
+  #utf8: TextDecoder | undefined;
+
+  /**
+   * Creates a machine in the open state.
+   *
+   * @param options Role, size limit, extension.
+   */
+  constructor(options: WebSocketProtocolOptions) {
+    this.#role = options.role;
+    this.#maxMessageSize = options.maxMessageSize ?? DEFAULT_MAX_MESSAGE_SIZE;
+    this.#extension = options.extension;
+    this.#maskKey = options.maskKey ?? fillMaskKey;
+    this.#decoder = new FrameDecoder({
+      role: options.role,
+      // A compressed frame may be as large as the message it inflates to.
+      maxFrameSize: this.#maxMessageSize,
+      allowedRsv: options.extension ? 0x40 : 0,
+      ownsInput: options.ownsInput,
+    });
+  }
+
+  /** Where the machine is in its life. */
+  get state(): ProtocolState {
+    return this.#state;
+  }
+
+  /** The violation that failed the connection, if any. */
+  get error(): ProtocolError | undefined {
+    return this.#error;
+  }
+
+  /** The peer's close code and reason, once its close frame arrived. */
+  get closeReceived(): { code: number; reason: string } | undefined {
+    return this.#closeReceived;
+  }
+
+  /** Whether a close frame has been queued. */
+  get closeSent(): boolean {
+    return this.#closeSent;
+  }
+
+  /** Whether there are bytes to write. */
+  get hasOutgoing(): boolean {
+    return this.#outgoing.length > 0;
+  }
+
+  /** Whether a message has begun and not yet ended. */
+  get inMessage(): boolean {
+    return this.#opcode !== 0 || this.#decoder.inFrame;
+  }
+
+  /**
+   * Feeds received bytes. Never throws for bad input.
+   *
+   * @param data The bytes, in any split.
+   */
+  receive(data: Uint8Array): void {
+    if (this.#state === "closed" || this.#closeReceived) return;
+    this.#decoder.push(data);
+    try {
+      for (
+        let frame = this.#decoder.next();
+        frame;
+        frame = this.#decoder.next()
+      ) {
+        this.#onFrame(frame);
+        // Whatever follows a close frame is not part of the conversation.
+        if (this.#closeReceived || this.state === "closed") return;
+      }
+    } catch (error) {
+      if (!(error instanceof ProtocolError)) throw error;
+      this.#fail(error);
+    }
+  }
+
+  /** Tells the machine the peer closed the transport. */
+  receiveEof(): void {
+    this.#state = "closed";
+  }
+
+  /**
+   * Takes the events produced so far.
+   *
+   * @returns The events, oldest first.
+   */
+  takeEvents(): ProtocolEvent[] {
+    const events = this.#events;
+    if (events.length > 0) this.#events = [];
+    return events;
+  }
+
+  /**
+   * Takes the bytes to write so far.
+   *
+   * @returns The chunks, in order.
+   */
+  takeOutgoing(): Uint8Array[] {
+    const outgoing = this.#outgoing;
+    if (outgoing.length > 0) this.#outgoing = [];
+    return outgoing;
+  }
+
+  /**
+   * Queues a message: a string as text, bytes as binary.
+   *
+   * @param data The message.
+   * @param options Whether a compression extension may compress it.
+   */
+  send(data: Message, options?: SendOptions): void {
+    this.#assertCanSend();
+    let opcode: number;
+    let payload: Uint8Array;
+    if (typeof data === "string") {
+      opcode = Opcode.Text;
+      payload = encoder.encode(data);
+    } else if (data instanceof Uint8Array) {
+      opcode = Opcode.Binary;
+      payload = data;
+    } else {
+      throw new TypeError("Cannot send message: not a string or Uint8Array");
+    }
+    let rsv1 = false;
+    if (this.#extension && options?.compress !== false) {
+      const compressed = this.#extension.compress(payload);
+      if (compressed) {
+        payload = compressed;
+        rsv1 = true;
+      }
+    }
+    this.#queueFrame(opcode, payload, rsv1);
+  }
+
+  /**
+   * Queues a ping.
+   *
+   * @param data Up to 125 bytes of application data.
+   */
+  ping(data: Uint8Array = EMPTY): void {
+    this.#assertControlPayload(data, "ping");
+    this.#assertCanSend();
+    this.#queueFrame(Opcode.Ping, data, false);
+  }
+
+  /**
+   * Queues an unsolicited pong (a heartbeat the peer need not answer).
+   *
+   * @param data Up to 125 bytes of application data.
+   */
+  pong(data: Uint8Array = EMPTY): void {
+    this.#assertControlPayload(data, "pong");
+    this.#assertCanSend();
+    this.#queueFrame(Opcode.Pong, data, false);
+  }
+
+  /**
+   * Starts the closing handshake, or completes it if the peer started it.
+   * Does nothing once a close frame was sent.
+   *
+   * @param code A close code that may be sent (see {@linkcode isValidCloseCode}).
+   * @param reason Up to 123 bytes of UTF-8.
+   */
+  close(code: number = 1000, reason: string = ""): void {
+    if (!isValidCloseCode(code)) {
+      throw new RangeError(`Cannot close: invalid close code ${code}`);
+    }
+    const reasonBytes = encoder.encode(reason);
+    if (reasonBytes.length > 123) {
+      throw new RangeError("Cannot close: reason is longer than 123 bytes");
+    }
+    if (this.#closeSent || this.#state === "closed") return;
+    this.#sendClose(code, reasonBytes);
+  }
+
+  #assertCanSend(): void {
+    if (this.#closeSent || this.#state === "closed") {
+      const received = this.#closeReceived;
+      throw new ConnectionClosedError(
+        {
+          code: received?.code ?? 1006,
+          reason: received?.reason ?? "",
+          wasClean: false,
+        },
+        "Cannot send: connection is closing",
+      );
+    }
+  }
+
+  #assertControlPayload(data: Uint8Array, what: string): void {
+    if (!(data instanceof Uint8Array)) {
+      throw new TypeError(`Cannot send ${what}: data is not a Uint8Array`);
+    }
+    if (data.length > 125) {
+      throw new RangeError(
+        `Cannot send ${what}: data is longer than 125 bytes`,
+      );
+    }
+  }
+
+  #sendClose(code: number, reason: Uint8Array): void {
+    const payload = new Uint8Array(2 + reason.length);
+    payload[0] = code >>> 8;
+    payload[1] = code & 0xff;
+    payload.set(reason, 2);
+    this.#queueFrame(Opcode.Close, payload, false);
+    this.#closeSent = true;
+    this.#state = this.#closeReceived ? "closed" : "closing";
+  }
+
+  #queueFrame(opcode: number, payload: Uint8Array, rsv1: boolean): void {
+    const length = payload.length;
+    const masked = this.#role === "client";
+    const headerSize = frameHeaderSize(length, masked);
+    const frame = { opcode, rsv1 };
+    if (masked) {
+      // Mask into our own buffer: the caller's bytes are never modified.
+      const out = new Uint8Array(headerSize + length);
+      this.#maskKey(out, headerSize - 4);
+      const key = out.subarray(headerSize - 4, headerSize);
+      encodeFrameHeader(out, frame, length, key);
+      const k0 = key[0], k1 = key[1], k2 = key[2], k3 = key[3];
+      let i = 0, o = headerSize;
+      for (const end = length - 3; i < end; i += 4, o += 4) {
+        out[o] = payload[i] ^ k0;
+        out[o + 1] = payload[i + 1] ^ k1;
+        out[o + 2] = payload[i + 2] ^ k2;
+        out[o + 3] = payload[i + 3] ^ k3;
+      }
+      for (; i < length; i++, o++) out[o] = payload[i] ^ key[i & 3];
+      this.#outgoing.push(out);
+    } else if (length >= ZERO_COPY_THRESHOLD) {
+      const header = new Uint8Array(headerSize);
+      encodeFrameHeader(header, frame, length);
+      this.#outgoing.push(header, payload);
+    } else {
+      const out = new Uint8Array(headerSize + length);
+      encodeFrameHeader(out, frame, length);
+      out.set(payload, headerSize);
+      this.#outgoing.push(out);
+    }
+  }
+
+  // Every violation ends here: one close frame with the error's code.
+  #fail(error: ProtocolError): void {
+    this.#error = error;
+    if (!this.#closeSent) {
+      // The reason names the rule broken; it never carries internals.
+      let reason = encoder.encode(error.message);
+      if (reason.length > 123) reason = encoder.encode(error.code);
+      this.#sendClose(error.closeCode, reason);
+    }
+    this.#state = "closed";
+    this.#parts = [];
+    this.#text = "";
+  }
+
+  #onFrame(frame: Frame): void {
+    const { opcode } = frame;
+    if (opcode >= Opcode.Close) {
+      if (frame.rsv1) {
+        throw new ProtocolError(
+          "RESERVED_BITS",
+          "Received a control frame with RSV1 set",
+        );
+      }
+      if (opcode === Opcode.Close) this.#onClose(frame.payload);
+      else if (opcode === Opcode.Ping) {
+        this.#events.push({ type: "ping", data: frame.payload });
+        if (!this.#closeSent) {
+          this.#queueFrame(Opcode.Pong, frame.payload, false);
+        }
+      } else {
+        this.#events.push({ type: "pong", data: frame.payload });
+      }
+      return;
+    }
+    if (opcode === Opcode.Continuation) {
+      if (this.#opcode === 0) {
+        throw new ProtocolError(
+          "UNEXPECTED_CONTINUATION",
+          "Received a continuation frame without a message to continue",
+        );
+      }
+      if (frame.rsv1) {
+        throw new ProtocolError(
+          "RESERVED_BITS",
+          "Received a continuation frame with RSV1 set",
+        );
+      }
+    } else {
+      if (this.#opcode !== 0) {
+        throw new ProtocolError(
+          "EXPECTED_CONTINUATION",
+          "Received a new message before the previous one ended",
+        );
+      }
+      this.#opcode = opcode;
+      this.#compressed = frame.rsv1;
+      this.#size = 0;
+    }
+    let payload = frame.payload;
+    if (this.#compressed) {
+      payload = this.#extension!.decompress(
+        payload,
+        frame.fin,
+        this.#maxMessageSize,
+      );
+    }
+    this.#size += payload.length;
+    if (this.#size > this.#maxMessageSize) {
+      throw new ProtocolError(
+        "MESSAGE_TOO_LARGE",
+        `Received a message over the limit of ${this.#maxMessageSize} bytes`,
+        { closeCode: 1009 },
+      );
+    }
+    if (this.#opcode === Opcode.Text) this.#onText(payload, frame.fin);
+    else this.#onBinary(payload, frame.fin);
+    if (frame.fin) this.#opcode = 0;
+  }
+
+  #onText(payload: Uint8Array, fin: boolean): void {
+    if (fin && this.#utf8 === undefined) {
+      let text: string;
+      try {
+        text = strictDecoder.decode(payload);
+      } catch (error) {
+        throw invalidUtf8(error);
+      }
+      this.#events.push({ type: "message", data: text });
+      return;
+    }
+    // Fragments are validated as they come, so invalid UTF-8 fails at once.
+    this.#utf8 ??= new TextDecoder("utf-8", { fatal: true });
+    try {
+      this.#text += this.#utf8.decode(payload, { stream: !fin });
+    } catch (error) {
+      throw invalidUtf8(error);
+    }
+    if (fin) {
+      this.#events.push({ type: "message", data: this.#text });
+      this.#text = "";
+      this.#utf8 = undefined;
+    }
+  }
+
+  #onBinary(payload: Uint8Array, fin: boolean): void {
+    if (payload.length > 0) this.#parts.push(payload);
+    if (!fin) return;
+    const data = this.#parts.length === 0
+      ? new Uint8Array(0)
+      : concat(this.#parts, this.#size);
+    this.#parts = [];
+    this.#events.push({ type: "message", data });
+  }
+
+  #onClose(payload: Uint8Array): void {
+    let code = 1005;
+    let reason = "";
+    if (payload.length === 1) {
+      throw new ProtocolError(
+        "BAD_CLOSE_PAYLOAD",
+        "Received a close frame with a 1-byte payload",
+      );
+    }
+    if (payload.length >= 2) {
+      code = (payload[0] << 8) | payload[1];
+      if (!isValidCloseCode(code)) {
+        throw new ProtocolError(
+          "BAD_CLOSE_CODE",
+          `Received a close frame with invalid code ${code}`,
+        );
+      }
+      try {
+        reason = strictDecoder.decode(payload.subarray(2));
+      } catch (error) {
+        throw invalidUtf8(error);
+      }
+    }
+    this.#closeReceived = { code, reason };
+    this.#events.push({ type: "close", code, reason });
+    if (!this.#closeSent) {
+      // Echo the peer's code (and reason), as RFC 6455 section 5.5.1 advises.
+      if (code === 1005) {
+        this.#queueFrame(Opcode.Close, EMPTY, false);
+        this.#closeSent = true;
+      } else {
+        this.#sendClose(code, payload.subarray(2));
+      }
+    }
+    this.#state = "closed";
+  }
+}

@@ -1,0 +1,583 @@
+/**
+ * The server: {@linkcode serve} listens on TCP or TLS, parses each HTTP
+ * upgrade itself and hands the handler a {@linkcode Conn};
+ * {@linkcode upgrade} does the same on a socket you accepted yourself.
+ *
+ * @example An echo server
+ * ```ts ignore
+ * import { serve } from "@seed/websocket";
+ *
+ * const server = serve({ port: 8080 }, async (conn) => {
+ *   for await (const message of conn) await conn.send(message);
+ * });
+ * await server.finished;
+ * ```
+ *
+ * @module
+ */
+
+import { Conn, type ConnOptions, type Transport } from "./conn.ts";
+import { ConnectionClosedError, ProtocolError } from "./errors.ts";
+import {
+  buildResponseHead,
+  buildUpgradeResponse,
+  DEFAULT_MAX_HEAD_SIZE,
+  isUpgradeRequest,
+  parseRequestHead,
+  type RequestHead,
+  selectProtocol,
+  validateUpgradeRequest,
+} from "./handshake.ts";
+import { DEFAULT_MAX_MESSAGE_SIZE, WebSocketProtocol } from "./protocol.ts";
+import { deadline } from "./_deadline.ts";
+import { readHead, writeAll } from "./_io.ts";
+
+/** Facts about the peer, for hooks. */
+export interface PeerInfo {
+  /** The peer's address, when the transport is a socket. */
+  remoteAddr: Deno.Addr | undefined;
+}
+
+/**
+ * Which origins may connect: `"same-origin"` (an `Origin` whose host is the
+ * `Host`, or no `Origin` at all, as non-browser clients send), `"any"`, a
+ * list of allowed origins (e.g. `"https://example.com"`), or a function.
+ */
+export type OriginPolicy =
+  | "same-origin"
+  | "any"
+  | readonly string[]
+  | ((origin: string, request: Request) => boolean);
+
+/**
+ * How to pick a subprotocol: a list in the server's order of preference, or
+ * a function of the client's offer that returns one of them (or undefined).
+ */
+export type ProtocolPolicy =
+  | readonly string[]
+  | ((offered: string[], request: Request) => string | undefined);
+
+/** Options of {@linkcode upgrade}, shared by {@linkcode serve}. */
+export interface UpgradeOptions extends ConnOptions {
+  /** Subprotocol selection; by default none is selected. */
+  protocols?: ProtocolPolicy;
+  /**
+   * Which origins may connect; others get 403.
+   * @default {"same-origin"}
+   */
+  checkOrigin?: OriginPolicy;
+  /**
+   * Runs after the request passed every check and before the 101; return a
+   * `Response` to refuse the upgrade with it (e.g. 401 for authentication).
+   */
+  beforeUpgrade?: (
+    request: Request,
+    info: PeerInfo,
+  ) => Response | void | undefined | Promise<Response | void | undefined>;
+  /**
+   * Answers requests that are not WebSocket upgrades, so one port can also
+   * serve pages. By default: 426 Upgrade Required with `Upgrade: websocket`.
+   */
+  fallback?: (request: Request, info: PeerInfo) => Response | Promise<Response>;
+  /**
+   * Longest time, in milliseconds, from accepting a socket to the end of
+   * the opening handshake.
+   * @default {10000}
+   */
+  handshakeTimeout?: number;
+  /**
+   * The largest request head accepted, in bytes; larger gets 431.
+   * @default {16384}
+   */
+  maxHeadSize?: number;
+  /**
+   * The largest message accepted, in bytes; larger closes with 1009.
+   * @default {67108864} (64 MiB)
+   */
+  maxMessageSize?: number;
+  /**
+   * The `Sec-WebSocket-Version` values accepted: 13 (RFC 6455), and 8 and 7
+   * (the hybi drafts of 2011, which frame the same way).
+   * @default {[13]}
+   */
+  versions?: readonly number[];
+}
+
+/** Options of {@linkcode upgrade} for a socket you accepted yourself. */
+export interface UpgradeSocketOptions extends UpgradeOptions {
+  /** Bytes of the request already read from the socket. */
+  head?: Uint8Array;
+  /** Whether the socket is TLS (for the request URL). */
+  secure?: boolean;
+  /** Aborts the handshake. */
+  signal?: AbortSignal;
+}
+
+/** Options of {@linkcode serve}. */
+export interface ServeOptions extends UpgradeOptions {
+  /**
+   * The port to listen on; 0 picks a free one.
+   * @default {8000}
+   */
+  port?: number;
+  /**
+   * The address to listen on.
+   * @default {"0.0.0.0"}
+   */
+  hostname?: string;
+  /** Stops the server when aborted, as {@linkcode WebSocketServer.shutdown}. */
+  signal?: AbortSignal;
+  /** Called once listening; by default logs the address. */
+  onListen?: (addr: Deno.NetAddr) => void;
+  /**
+   * Called with errors that escape a handler (the connection is closed with
+   * 1011) or break a handshake; by default logs them.
+   */
+  onError?: (error: unknown) => void;
+  /** PEM certificate chain: with `key`, the server speaks TLS (`wss://`). */
+  cert?: string;
+  /** PEM private key for `cert`. */
+  key?: string;
+}
+
+/** Handles one connection; the connection closes when it returns. */
+export type Handler = (conn: Conn) => void | Promise<void>;
+
+/** A running server. */
+export interface WebSocketServer extends AsyncDisposable {
+  /** The address listened on. */
+  readonly addr: Deno.NetAddr;
+  /** Resolves once the server has shut down and every connection ended. */
+  readonly finished: Promise<void>;
+  /**
+   * Stops accepting, closes every connection with 1001 (going away) and
+   * resolves once they have ended (each bounded by its close timeout).
+   */
+  shutdown(): Promise<void>;
+}
+
+const DEFAULT_HANDSHAKE_TIMEOUT = 10_000;
+
+const STATUS_TEXT: Record<number, string> = {
+  200: "OK",
+  204: "No Content",
+  301: "Moved Permanently",
+  302: "Found",
+  304: "Not Modified",
+  400: "Bad Request",
+  401: "Unauthorized",
+  403: "Forbidden",
+  404: "Not Found",
+  405: "Method Not Allowed",
+  408: "Request Timeout",
+  413: "Content Too Large",
+  426: "Upgrade Required",
+  429: "Too Many Requests",
+  431: "Request Header Fields Too Large",
+  500: "Internal Server Error",
+  501: "Not Implemented",
+  503: "Service Unavailable",
+};
+
+/** Writes an HTTP response and closes the socket. */
+async function respond(
+  transport: Transport,
+  response: Response,
+  method: string,
+): Promise<void> {
+  const body = method === "HEAD" || response.body === null
+    ? new Uint8Array(0)
+    : new Uint8Array(await response.arrayBuffer());
+  const headers = new Headers(response.headers);
+  headers.set("Content-Length", String(body.length));
+  headers.set("Connection", "close");
+  const head = buildResponseHead(
+    response.status,
+    response.statusText || STATUS_TEXT[response.status] || "Unknown",
+    headers,
+  );
+  const bytes = new Uint8Array(head.length + body.length);
+  bytes.set(head);
+  bytes.set(body, head.length);
+  try {
+    await writeAll(transport, bytes);
+    await transport.closeWrite?.();
+  } finally {
+    transport.close();
+  }
+}
+
+function errorResponse(error: ProtocolError): Response {
+  const headers = new Headers(error.headers);
+  headers.set("Content-Type", "text/plain; charset=utf-8");
+  return new Response(error.message + "\n", {
+    status: error.status,
+    headers,
+  });
+}
+
+function upgradeRequired(): Response {
+  return new Response("Upgrade Required: this is a WebSocket endpoint\n", {
+    status: 426,
+    headers: {
+      Upgrade: "websocket",
+      "Sec-WebSocket-Version": "13",
+      "Content-Type": "text/plain; charset=utf-8",
+    },
+  });
+}
+
+function toRequest(head: RequestHead, secure: boolean): Request {
+  const host = head.headers.get("host") ?? "";
+  let url: URL;
+  try {
+    url = head.target.startsWith("/")
+      ? new URL(head.target, `${secure ? "https" : "http"}://${host}`)
+      : new URL(head.target);
+    if (!host || url.host === "") throw new TypeError("Missing host");
+  } catch (cause) {
+    throw new ProtocolError(
+      "BAD_HOST",
+      "Invalid request: bad Host header or request target",
+      { status: 400, cause },
+    );
+  }
+  return new Request(url, {
+    method: head.method,
+    headers: head.headers,
+  });
+}
+
+/**
+ * Whether an origin passes a policy.
+ *
+ * @param policy The policy.
+ * @param request The upgrade request.
+ * @returns Whether the connection may proceed.
+ *
+ * @example Same-origin by default
+ * ```ts
+ * import { isOriginAllowed } from "@seed/websocket/server";
+ *
+ * const request = new Request("http://example.com/ws", {
+ *   headers: { Host: "example.com", Origin: "http://evil.example" },
+ * });
+ * console.log(isOriginAllowed("same-origin", request)); // false
+ * ```
+ */
+export function isOriginAllowed(
+  policy: OriginPolicy,
+  request: Request,
+): boolean {
+  const origin = request.headers.get("origin");
+  if (policy === "any") return true;
+  if (typeof policy === "function") return policy(origin ?? "", request);
+  if (origin === null) return policy === "same-origin";
+  if (policy === "same-origin") {
+    try {
+      const from = new URL(origin);
+      return from.host.toLowerCase() === new URL(request.url).host;
+    } catch {
+      return false;
+    }
+  }
+  return policy.includes(origin);
+}
+
+/**
+ * Runs the server side of the opening handshake on a socket you accepted,
+ * and returns the connection. A request that is not a WebSocket upgrade
+ * gets the `fallback` response; a bad one gets its exact HTTP error (400,
+ * 403, 405, 426, 431); in both cases the socket is closed and the promise
+ * rejects with a {@linkcode ProtocolError}.
+ *
+ * @param transport The accepted socket.
+ * @param options Policies, limits, bytes already read.
+ * @returns The open connection.
+ *
+ * @example Upgrading a socket from your own listener
+ * ```ts ignore
+ * import { upgrade } from "@seed/websocket";
+ *
+ * using listener = Deno.listen({ port: 8080 });
+ * for await (const socket of listener) {
+ *   upgrade(socket).then(async (conn) => {
+ *     for await (const message of conn) await conn.send(message);
+ *   }, () => {});
+ * }
+ * ```
+ */
+export async function upgrade(
+  transport: Transport,
+  options: UpgradeSocketOptions = {},
+): Promise<Conn> {
+  using timer = deadline(
+    options.handshakeTimeout ?? DEFAULT_HANDSHAKE_TIMEOUT,
+    "Opening handshake",
+    options.signal,
+  );
+  const info: PeerInfo = { remoteAddr: transport.remoteAddr };
+  let method = "GET";
+  try {
+    const { head, rest } = await readHead(
+      transport,
+      options.maxHeadSize ?? DEFAULT_MAX_HEAD_SIZE,
+      timer.signal,
+      options.head,
+    );
+    const parsed = parseRequestHead(head);
+    method = parsed.method;
+    const request = toRequest(parsed, options.secure ?? false);
+    if (!isUpgradeRequest(parsed.headers)) {
+      const response = options.fallback
+        ? await options.fallback(request, info)
+        : upgradeRequired();
+      await respond(transport, response, method);
+      throw new ProtocolError(
+        "BAD_UPGRADE",
+        "Request is not a WebSocket upgrade",
+        { status: response.status },
+      );
+    }
+    const asked = validateUpgradeRequest(parsed, {
+      versions: options.versions,
+    });
+    if (!isOriginAllowed(options.checkOrigin ?? "same-origin", request)) {
+      throw new ProtocolError(
+        "BAD_ORIGIN",
+        `Origin ${JSON.stringify(asked.origin)} is not allowed`,
+        { status: 403 },
+      );
+    }
+    const refusal = await options.beforeUpgrade?.(request, info);
+    if (refusal) {
+      await respond(transport, refusal, method);
+      throw new ProtocolError(
+        "BAD_STATUS",
+        `Upgrade refused with status ${refusal.status}`,
+        { status: refusal.status },
+      );
+    }
+    const policy = options.protocols ?? [];
+    const protocol = typeof policy === "function"
+      ? policy(asked.protocols, request)
+      : selectProtocol(asked.protocols, policy);
+    if (protocol !== undefined && !asked.protocols.includes(protocol)) {
+      throw new TypeError(
+        `Cannot select subprotocol ${JSON.stringify(protocol)}: not offered`,
+      );
+    }
+    await writeAll(
+      transport,
+      await buildUpgradeResponse({ key: asked.key, protocol }),
+      timer.signal,
+    );
+    return new Conn({
+      role: "server",
+      transport,
+      machine: new WebSocketProtocol({
+        role: "server",
+        maxMessageSize: options.maxMessageSize ?? DEFAULT_MAX_MESSAGE_SIZE,
+        ownsInput: true,
+      }),
+      head: rest,
+      protocol: protocol ?? "",
+      origin: asked.origin ?? "",
+      url: request.url.replace(/^http/, "ws"),
+      request,
+      version: String(asked.version) as "13" | "8" | "7",
+      closeTimeout: options.closeTimeout,
+      readTimeout: options.readTimeout,
+      writeTimeout: options.writeTimeout,
+      readBufferSize: options.readBufferSize,
+    });
+  } catch (error) {
+    if (error instanceof ProtocolError && !timer.signal.aborted) {
+      // Answer what we can; the socket may already be gone.
+      await respond(transport, errorResponse(error), method).catch(() => {});
+    } else {
+      try {
+        transport.close();
+      } catch {
+        // Already closed.
+      }
+    }
+    throw error;
+  }
+}
+
+/**
+ * Starts a WebSocket server, in the manner of `Deno.serve`: it listens on
+ * `hostname:port` (TLS with `cert` and `key`), upgrades each request and
+ * calls `handler` with the connection. When the handler returns, the
+ * connection is closed with 1000; when it throws, with 1011 (the error goes
+ * to `onError`, never to the peer). A misbehaving client only ever affects
+ * its own connection.
+ *
+ * @param options Where to listen, policies, limits and hooks.
+ * @param handler Called with each connection.
+ * @returns The running server.
+ *
+ * @example A chat endpoint on the page's own port
+ * ```ts ignore
+ * import { serve, type Conn } from "@seed/websocket";
+ *
+ * const peers = new Set<Conn>();
+ * serve({
+ *   port: 8080,
+ *   fallback: () => new Response("<!doctype html>...", { headers: { "content-type": "text/html" } }),
+ * }, async (conn) => {
+ *   peers.add(conn);
+ *   try {
+ *     for await (const message of conn) for (const peer of peers) peer.send(message).catch(() => {});
+ *   } finally {
+ *     peers.delete(conn);
+ *   }
+ * });
+ * ```
+ */
+export function serve(handler: Handler): WebSocketServer;
+/**
+ * Starts a WebSocket server with options (see the overload above).
+ *
+ * @param options Where to listen, policies, limits and hooks.
+ * @param handler Called with each connection.
+ * @returns The running server.
+ *
+ * @example Listening on a free port
+ * ```ts ignore
+ * import { serve } from "@seed/websocket";
+ *
+ * const server = serve({ port: 0, hostname: "127.0.0.1" }, (conn) => conn.send("hi"));
+ * console.log(server.addr.port);
+ * await server.shutdown();
+ * ```
+ */
+export function serve(
+  options: ServeOptions,
+  handler: Handler,
+): WebSocketServer;
+export function serve(
+  optionsOrHandler: ServeOptions | Handler,
+  maybeHandler?: Handler,
+): WebSocketServer {
+  const options = typeof optionsOrHandler === "function"
+    ? {}
+    : optionsOrHandler;
+  const handler = typeof optionsOrHandler === "function"
+    ? optionsOrHandler
+    : maybeHandler;
+  if (typeof handler !== "function") {
+    throw new TypeError("Cannot serve: handler is not a function");
+  }
+  return new Server(options, handler);
+}
+
+class Server implements WebSocketServer {
+  readonly addr: Deno.NetAddr;
+  readonly finished: Promise<void>;
+  #listener: Deno.Listener;
+  #options: ServeOptions;
+  #handler: Handler;
+  #conns = new Set<Conn>();
+  #handshakes = new Set<AbortController>();
+  #tasks = new Set<Promise<void>>();
+  #stopping = false;
+  #onError: (error: unknown) => void;
+
+  constructor(options: ServeOptions, handler: Handler) {
+    this.#options = options;
+    this.#handler = handler;
+    this.#onError = options.onError ?? ((error) => console.error(error));
+    const hostname = options.hostname ?? "0.0.0.0";
+    const port = options.port ?? 8000;
+    this.#listener = options.cert !== undefined && options.key !== undefined
+      ? Deno.listenTls({ hostname, port, cert: options.cert, key: options.key })
+      : Deno.listen({ hostname, port });
+    this.addr = this.#listener.addr as Deno.NetAddr;
+    const onListen = options.onListen ?? ((addr: Deno.NetAddr) => {
+      const scheme = options.cert ? "wss" : "ws";
+      console.log(`Listening on ${scheme}://${addr.hostname}:${addr.port}/`);
+    });
+    onListen(this.addr);
+    options.signal?.addEventListener("abort", () => this.shutdown(), {
+      once: true,
+    });
+    this.finished = this.#accept();
+  }
+
+  async #accept(): Promise<void> {
+    try {
+      for await (const socket of this.#listener) {
+        this.#track(this.#serveSocket(socket));
+      }
+    } catch (error) {
+      if (!this.#stopping) this.#onError(error);
+    }
+    while (this.#tasks.size > 0) await Promise.all(this.#tasks);
+  }
+
+  #track(task: Promise<void>): void {
+    this.#tasks.add(task);
+    task.finally(() => this.#tasks.delete(task));
+  }
+
+  async #serveSocket(socket: Deno.Conn): Promise<void> {
+    const controller = new AbortController();
+    this.#handshakes.add(controller);
+    let conn: Conn;
+    try {
+      conn = await upgrade(socket, {
+        ...this.#options,
+        secure: this.#options.cert !== undefined,
+        signal: controller.signal,
+      });
+    } catch (error) {
+      // Refused upgrades, fallback pages and timeouts end here: they are
+      // the peer's business, not the application's.
+      if (!(error instanceof ProtocolError) && !controller.signal.aborted) {
+        if (
+          !(error instanceof DOMException) &&
+          !(error instanceof Deno.errors.ConnectionReset)
+        ) {
+          this.#onError(error);
+        }
+      }
+      return;
+    } finally {
+      this.#handshakes.delete(controller);
+    }
+    this.#conns.add(conn);
+    try {
+      if (this.#stopping) conn.close(1001).catch(() => {});
+      await this.#handler(conn);
+      await conn.close(1000).catch(() => {});
+    } catch (error) {
+      // A peer that closed abnormally is the peer's business; anything
+      // else escaping the handler is a bug for the application to see.
+      if (!(error instanceof ConnectionClosedError)) this.#onError(error);
+      await conn.close(1011).catch(() => conn.abort());
+    } finally {
+      await conn.closed;
+      this.#conns.delete(conn);
+    }
+  }
+
+  async shutdown(): Promise<void> {
+    if (!this.#stopping) {
+      this.#stopping = true;
+      try {
+        this.#listener.close();
+      } catch {
+        // Already closed.
+      }
+      for (const handshake of this.#handshakes) handshake.abort();
+      for (const conn of this.#conns) conn.close(1001).catch(() => {});
+    }
+    await this.finished;
+  }
+
+  async [Symbol.asyncDispose](): Promise<void> {
+    await this.shutdown();
+  }
+}
