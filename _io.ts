@@ -45,3 +45,34 @@ export async function writeAll(
     offset += signal ? await abortable(write, signal) : await write;
   }
 }
+
+/**
+ * Reads exactly `n` bytes, starting with `initial` (bytes already read);
+ * returns them and whatever came after.
+ */
+export async function readExact(
+  transport: Transport,
+  n: number,
+  initial: Uint8Array,
+  signal: AbortSignal,
+): Promise<{ bytes: Uint8Array; rest: Uint8Array }> {
+  const bytes = new Uint8Array(n);
+  let filled = Math.min(n, initial.length);
+  bytes.set(initial.subarray(0, filled));
+  let rest = initial.subarray(filled);
+  while (filled < n) {
+    const buffer = new Uint8Array(4096);
+    const count = await abortable(transport.read(buffer), signal);
+    if (count === null) {
+      throw new ProtocolError(
+        "UNEXPECTED_EOF",
+        `Connection closed after ${filled} of ${n} handshake bytes`,
+      );
+    }
+    const take = Math.min(n - filled, count);
+    bytes.set(buffer.subarray(0, take), filled);
+    filled += take;
+    rest = buffer.subarray(take, count);
+  }
+  return { bytes, rest };
+}

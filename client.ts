@@ -29,6 +29,7 @@ import {
 import { DEFAULT_MAX_MESSAGE_SIZE, WebSocketProtocol } from "./protocol.ts";
 import { abortable, deadline } from "./_deadline.ts";
 import { readHead, writeAll } from "./_io.ts";
+import { dialHixie } from "./_legacy.ts";
 
 /** Options of {@linkcode dial}. */
 export interface DialOptions extends ConnOptions {
@@ -52,6 +53,12 @@ export interface DialOptions extends ConnOptions {
    * @default {67108864} (64 MiB)
    */
   maxMessageSize?: number;
+  /**
+   * The protocol to speak: `"13"` (RFC 6455), or a legacy draft,
+   * `"hixie-76"` or `"hixie-75"` (one subprotocol at most; text only).
+   * @default {"13"}
+   */
+  version?: "13" | "hixie-76" | "hixie-75";
   /**
    * The largest response head accepted, in bytes.
    * @default {16384}
@@ -151,6 +158,37 @@ export async function dial(
       timer.signal,
       (late) => late.close(),
     );
+    const version = options.version ?? "13";
+    if (version === "hixie-76" || version === "hixie-75") {
+      if (protocols.length > 1) {
+        throw new TypeError(
+          `Cannot dial: the ${version} protocol asks for one subprotocol at most`,
+        );
+      }
+      return await dialHixie({
+        version,
+        transport,
+        url: target,
+        // The drafts require an Origin; a client that names none claims
+        // the server's own.
+        origin: options.origin ??
+          `${target.protocol === "wss:" ? "https" : "http"}://${target.host}`,
+        protocol: protocols[0],
+        headers: options.headers,
+        maxHeadSize: options.maxHeadSize ?? DEFAULT_MAX_HEAD_SIZE,
+        maxMessageSize: options.maxMessageSize ?? DEFAULT_MAX_MESSAGE_SIZE,
+        signal: timer.signal,
+        closeTimeout: options.closeTimeout,
+        readTimeout: options.readTimeout,
+        writeTimeout: options.writeTimeout,
+        readBufferSize: options.readBufferSize,
+      });
+    }
+    if (version !== "13") {
+      throw new TypeError(
+        `Cannot dial: unknown protocol version ${JSON.stringify(version)}`,
+      );
+    }
     const key = createClientKey();
     await writeAll(
       transport,

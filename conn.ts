@@ -337,7 +337,14 @@ export class Conn implements AsyncDisposable, AsyncIterable<Message> {
       }
       this.#closeRequested = true;
       this.#startClosing();
-      this.#flush().catch(() => {});
+      const flushed = this.#flush();
+      if (this.#machine.state === "closed") {
+        // No closing handshake (draft 75): our FIN, after whatever is
+        // still queued, is the close, and the peer's FIN ends the read loop.
+        flushed.then(() => this.#transport.closeWrite?.()).catch(() => {});
+      } else {
+        flushed.catch(() => {});
+      }
       this.#wakeLoop();
     }
     return this.closed;
@@ -557,13 +564,18 @@ export class Conn implements AsyncDisposable, AsyncIterable<Message> {
     this.#startClosing();
     try {
       await this.#flush();
+      // The server closes TCP first (RFC 6455 section 7.1.1); so does an
+      // end that failed, or that had no closing handshake to wait for.
       const weCloseFirst = this.#machine.error !== undefined ||
-        this.#role === "server";
+        this.#role === "server" || this.#machine.closeReceived === undefined;
       if (weCloseFirst) await this.#transport.closeWrite?.();
       const scratch = new Uint8Array(4096);
       while (!this.#done) {
         const n = await this.#read(scratch);
-        if (n === null) break;
+        if (n === null) {
+          this.#machine.receiveEof();
+          break;
+        }
       }
     } catch {
       // A reset or a timeout here only means the peer is already gone.

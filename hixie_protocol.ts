@@ -341,6 +341,10 @@ export class HixieProtocol implements ProtocolMachine {
 
   /** Tells the machine the peer closed its side of the transport. */
   receiveEof(): void {
+    // Draft 75 has no closing handshake: the end of the stream is its close.
+    if (this.version === "hixie-75" && !this.#error) {
+      this.#closeReceived ??= { code: 1005, reason: "" };
+    }
     this.#state = "closed";
     this.#parts = [];
   }
@@ -428,6 +432,8 @@ export class HixieProtocol implements ProtocolMachine {
   close(_code?: number, _reason?: string): void {
     if (this.#state !== "open") return;
     if (this.version === "hixie-75") {
+      // Nothing goes on the wire: closing the transport is the close.
+      this.#closeSent = true;
       this.#state = "closed";
       return;
     }

@@ -30,6 +30,8 @@ import {
 } from "./handshake.ts";
 import { DEFAULT_MAX_MESSAGE_SIZE, WebSocketProtocol } from "./protocol.ts";
 import { deadline } from "./_deadline.ts";
+import { detectVersion } from "./hixie.ts";
+import { acceptHixie, hixieRequestedProtocols } from "./_legacy.ts";
 import { readHead, writeAll } from "./_io.ts";
 
 /** Facts about the peer, for hooks. */
@@ -96,12 +98,21 @@ export interface UpgradeOptions extends ConnOptions {
    */
   maxMessageSize?: number;
   /**
-   * The `Sec-WebSocket-Version` values accepted: 13 (RFC 6455), and 8 and 7
-   * (the hybi drafts of 2011, which frame the same way).
+   * The protocol versions accepted: 13 (RFC 6455); 8 and 7 (the hybi drafts
+   * of 2011, which frame the same way); `"hixie-76"` and `"hixie-75"`, the
+   * legacy drafts, which have no masking and a weaker handshake and so are
+   * off unless listed. The version is negotiated from the request's headers.
    * @default {[13]}
    */
-  versions?: readonly number[];
+  versions?: readonly ServerVersion[];
 }
+
+/**
+ * A protocol version a server may accept: 13 (RFC 6455), 8 and 7 (hybi
+ * drafts that frame as RFC 6455), and the legacy drafts `"hixie-76"` and
+ * `"hixie-75"`, which are off unless listed.
+ */
+export type ServerVersion = 13 | 8 | 7 | "hixie-76" | "hixie-75";
 
 /** Options of {@linkcode upgrade} for a socket you accepted yourself. */
 export interface UpgradeSocketOptions extends UpgradeOptions {
@@ -318,6 +329,7 @@ export async function upgrade(
   );
   const info: PeerInfo = { remoteAddr: transport.remoteAddr };
   let method = "GET";
+  let answered = false;
   try {
     const { head, rest } = await readHead(
       transport,
@@ -339,13 +351,39 @@ export async function upgrade(
         { status: response.status },
       );
     }
-    const asked = validateUpgradeRequest(parsed, {
-      versions: options.versions,
+    const versions = options.versions ?? [13];
+    // A request that names a Sec-WebSocket-Version is RFC 6455 (or hybi),
+    // however broken; only the drafts leave it out.
+    const draft = parsed.headers.has("sec-websocket-version")
+      ? "13"
+      : detectVersion(parsed.headers);
+    const legacy = draft === "hixie-76" || draft === "hixie-75"
+      ? draft
+      : undefined;
+    if (legacy && !versions.includes(legacy)) {
+      throw new ProtocolError(
+        "BAD_VERSION",
+        `Invalid upgrade request: the ${legacy} protocol is not enabled`,
+        {
+          status: 400,
+          headers: {
+            "Sec-WebSocket-Version": versions.filter((v) =>
+              typeof v === "number"
+            ).join(", "),
+          },
+        },
+      );
+    }
+    const asked = legacy ? undefined : validateUpgradeRequest(parsed, {
+      versions: versions.filter((v): v is 13 | 8 | 7 => typeof v === "number"),
     });
+    const offered = asked?.protocols ??
+      hixieRequestedProtocols(legacy!, parsed.headers);
+    const origin = parsed.headers.get("origin");
     if (!isOriginAllowed(options.checkOrigin ?? "same-origin", request)) {
       throw new ProtocolError(
         "BAD_ORIGIN",
-        `Origin ${JSON.stringify(asked.origin)} is not allowed`,
+        `Origin ${JSON.stringify(origin)} is not allowed`,
         { status: 403 },
       );
     }
@@ -360,12 +398,30 @@ export async function upgrade(
     }
     const policy = options.protocols ?? [];
     const protocol = typeof policy === "function"
-      ? policy(asked.protocols, request)
-      : selectProtocol(asked.protocols, policy);
-    if (protocol !== undefined && !asked.protocols.includes(protocol)) {
+      ? policy(offered, request)
+      : selectProtocol(offered, policy);
+    if (protocol !== undefined && !offered.includes(protocol)) {
       throw new TypeError(
         `Cannot select subprotocol ${JSON.stringify(protocol)}: not offered`,
       );
+    }
+    if (legacy || !asked) {
+      answered = true;
+      return await acceptHixie({
+        version: legacy!,
+        transport,
+        head: parsed,
+        request,
+        rest,
+        secure: options.secure ?? false,
+        protocol,
+        maxMessageSize: options.maxMessageSize ?? DEFAULT_MAX_MESSAGE_SIZE,
+        signal: timer.signal,
+        closeTimeout: options.closeTimeout,
+        readTimeout: options.readTimeout,
+        writeTimeout: options.writeTimeout,
+        readBufferSize: options.readBufferSize,
+      });
     }
     await writeAll(
       transport,
@@ -382,7 +438,7 @@ export async function upgrade(
       }),
       head: rest,
       protocol: protocol ?? "",
-      origin: asked.origin ?? "",
+      origin: origin ?? "",
       url: request.url.replace(/^http/, "ws"),
       request,
       version: String(asked.version) as "13" | "8" | "7",
@@ -392,7 +448,7 @@ export async function upgrade(
       readBufferSize: options.readBufferSize,
     });
   } catch (error) {
-    if (error instanceof ProtocolError && !timer.signal.aborted) {
+    if (error instanceof ProtocolError && !timer.signal.aborted && !answered) {
       // Answer what we can; the socket may already be gone.
       await respond(transport, errorResponse(error), method).catch(() => {});
     } else {

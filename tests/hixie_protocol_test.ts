@@ -406,11 +406,21 @@ Deno.test("close() goes straight to closed in hixie-75", () => {
   const machine = new HixieProtocol(V75);
   machine.close();
   assert.equal(machine.state, "closed");
-  assert.equal(machine.closeSent, false);
+  // Closing the transport is the close: it counts as sent, with no bytes.
+  assert.equal(machine.closeSent, true);
   assert.equal(machine.hasOutgoing, false);
   assert.throws(() => machine.send("x"), ConnectionClosedError);
   machine.receive(bytes(0x00, "x", 0xff));
   assert.deepEqual(machine.takeEvents(), []);
+});
+
+Deno.test("the end of the stream is a clean close in hixie-75", () => {
+  const machine = new HixieProtocol(V75);
+  machine.receiveEof();
+  assert.deepEqual(machine.closeReceived, { code: 1005, reason: "" });
+  const v76 = new HixieProtocol({ version: "hixie-76", role: "server" });
+  v76.receiveEof();
+  assert.equal(v76.closeReceived, undefined);
 });
 
 Deno.test("a hixie-76 client and server talk and close", () => {
