@@ -74,6 +74,26 @@ export interface ConnOptions {
    * @default {65536}
    */
   readBufferSize?: number;
+  /**
+   * How often, in milliseconds, to send a keepalive ping; 0 for never. With
+   * `pingTimeout`, it detects a peer that vanished without closing TCP (or
+   * that stalls in the middle of a frame). Protocols without pings (the
+   * legacy drafts) send none.
+   * @default {20000}
+   */
+  pingInterval?: number;
+  /**
+   * How long, in milliseconds, a keepalive ping may wait for its pong before
+   * the connection is dropped.
+   * @default {20000}
+   */
+  pingTimeout?: number;
+  /**
+   * Closes the connection with 1001 once no message has gone either way for
+   * this many milliseconds; 0 for never.
+   * @default {0}
+   */
+  idleTimeout?: number;
 }
 
 /** Everything a {@linkcode Conn} is made of; `dial()` and `serve()` fill it. */
@@ -103,6 +123,8 @@ export interface ConnInit extends ConnOptions {
 }
 
 const DEFAULT_CLOSE_TIMEOUT = 10_000;
+const DEFAULT_PING_INTERVAL = 20_000;
+const DEFAULT_PING_TIMEOUT = 20_000;
 const DEFAULT_READ_BUFFER = 64 * 1024;
 // Room for a full read; a fresh buffer per read keeps message views valid.
 const READ_SIZE = 64 * 1024;
@@ -199,9 +221,16 @@ export class Conn implements AsyncDisposable, AsyncIterable<Message> {
   #queuedBytes = 0;
   #inflightBytes = 0;
   #batch: Deferred<void> | undefined;
+  #inflight: Deferred<void> | undefined; // the batch being written
   #writing: Promise<void> | undefined;
   #pings: { data: Uint8Array; start: number; done: Deferred<number> }[] = [];
   #pingCounter = 0;
+  #pingInterval: number;
+  #pingTimeout: number;
+  #keepaliveTimer: ReturnType<typeof setTimeout> | undefined;
+  #idleTimeout: number;
+  #idleTimer: ReturnType<typeof setTimeout> | undefined;
+  #lastActivity = 0;
 
   /**
    * Wraps a transport whose opening handshake is done. Users get a `Conn`
@@ -226,6 +255,9 @@ export class Conn implements AsyncDisposable, AsyncIterable<Message> {
     this.readTimeout = init.readTimeout ?? 0;
     this.writeTimeout = init.writeTimeout ?? 0;
     this.#readBufferSize = init.readBufferSize ?? DEFAULT_READ_BUFFER;
+    this.#pingInterval = init.pingInterval ?? DEFAULT_PING_INTERVAL;
+    this.#pingTimeout = init.pingTimeout ?? DEFAULT_PING_TIMEOUT;
+    this.#idleTimeout = init.idleTimeout ?? 0;
     this.readable = new ReadableStream<Message>({
       pull: (controller) => this.#pull(controller),
       cancel: () => {
@@ -240,6 +272,11 @@ export class Conn implements AsyncDisposable, AsyncIterable<Message> {
     });
     if (init.head && init.head.length > 0) this.#machine.receive(init.head);
     this.#run();
+    this.#scheduleKeepalive();
+    if (this.#idleTimeout > 0) {
+      this.#lastActivity = performance.now();
+      this.#idleTimer = setTimeout(() => this.#checkIdle(), this.#idleTimeout);
+    }
   }
 
   /** Resolves with how the connection ended, once the transport is closed. */
@@ -271,6 +308,7 @@ export class Conn implements AsyncDisposable, AsyncIterable<Message> {
    * ```
    */
   send(data: Message, options?: SendOptions): Promise<void> {
+    if (this.#idleTimer !== undefined) this.#lastActivity = performance.now();
     try {
       this.#assertOpen();
       this.#machine.send(data, options);
@@ -455,6 +493,7 @@ export class Conn implements AsyncDisposable, AsyncIterable<Message> {
   }
 
   #deliver(message: Message): void {
+    if (this.#idleTimer !== undefined) this.#lastActivity = performance.now();
     // Once we have sent a close frame, messages nobody has room for are
     // dropped: the peer cannot make us buffer without bound while closing.
     if (this.#machine.closeSent && this.#inboxBytes >= this.#readBufferSize) {
@@ -494,6 +533,48 @@ export class Conn implements AsyncDisposable, AsyncIterable<Message> {
       this.#closeTimer = undefined;
       this.abort(timeoutError("Closing handshake"));
     }, this.closeTimeout);
+  }
+
+  // Keepalive: one timer per connection, armed either for the next ping or
+  // for the pong of the ping in flight.
+  #scheduleKeepalive(): void {
+    // The legacy drafts have no pings, hence no keepalive.
+    if (
+      this.#pingInterval <= 0 || this.#done || this.version.startsWith("hixie")
+    ) {
+      return;
+    }
+    this.#keepaliveTimer = setTimeout(
+      () => this.#sendKeepalive(),
+      this.#pingInterval,
+    );
+  }
+
+  #sendKeepalive(): void {
+    if (this.#done || this.#machine.closeSent) return;
+    const pong = this.ping();
+    this.#keepaliveTimer = setTimeout(
+      () => this.abort(timeoutError("Keepalive ping")),
+      this.#pingTimeout,
+    );
+    pong.then(() => {
+      clearTimeout(this.#keepaliveTimer);
+      this.#scheduleKeepalive();
+    }, () => {});
+  }
+
+  #checkIdle(): void {
+    if (this.#done) return;
+    const idle = performance.now() - this.#lastActivity;
+    if (idle >= this.#idleTimeout) {
+      this.#idleTimer = undefined;
+      this.close(1001, "Idle timeout").catch(() => {});
+    } else {
+      this.#idleTimer = setTimeout(
+        () => this.#checkIdle(),
+        this.#idleTimeout - idle,
+      );
+    }
   }
 
   #onPong(data: Uint8Array): void {
@@ -588,6 +669,8 @@ export class Conn implements AsyncDisposable, AsyncIterable<Message> {
     if (this.#done) return;
     this.#done = true;
     clearTimeout(this.#closeTimer);
+    clearTimeout(this.#keepaliveTimer);
+    clearTimeout(this.#idleTimer);
     try {
       this.#transport.close();
     } catch {
@@ -605,6 +688,12 @@ export class Conn implements AsyncDisposable, AsyncIterable<Message> {
     this.#queuedBytes = 0;
     batch?.reject(error);
     batch?.promise.catch(() => {});
+    // The batch on the socket now settles too, whether its write then
+    // fails (the transport is closed) or never returns.
+    const inflight = this.#inflight;
+    this.#inflight = undefined;
+    inflight?.reject(error);
+    inflight?.promise.catch(() => {});
     const reader = this.#reader;
     this.#reader = undefined;
     reader?.resolve();
@@ -645,10 +734,12 @@ export class Conn implements AsyncDisposable, AsyncIterable<Message> {
         const batch = this.#batch!;
         this.#queue = [];
         this.#batch = undefined;
+        this.#inflight = batch;
         this.#inflightBytes = this.#queuedBytes;
         this.#queuedBytes = 0;
         for (const buffer of coalesce(chunks)) await this.#writeAll(buffer);
         this.#inflightBytes = 0;
+        this.#inflight = undefined;
         batch.resolve();
       }
     } catch (error) {

@@ -149,6 +149,18 @@ export interface ServeOptions extends UpgradeOptions {
   cert?: string;
   /** PEM private key for `cert`. */
   key?: string;
+  /**
+   * The most connections (open or in their handshake) served at once;
+   * sockets past it get 503 Service Unavailable.
+   * @default {Infinity}
+   */
+  maxConnections?: number;
+  /**
+   * The most opening handshakes in progress at once (slow or idle sockets
+   * that have not finished their request); sockets past it get 503.
+   * @default {1024}
+   */
+  maxHandshakes?: number;
 }
 
 /** Handles one connection; the connection closes when it returns. */
@@ -579,6 +591,18 @@ class Server implements WebSocketServer {
   }
 
   async #serveSocket(socket: Deno.Conn): Promise<void> {
+    const { maxConnections = Infinity, maxHandshakes = 1024 } = this.#options;
+    if (
+      this.#handshakes.size >= maxHandshakes ||
+      this.#handshakes.size + this.#conns.size >= maxConnections
+    ) {
+      const busy = new Response("Server busy: try again later\n", {
+        status: 503,
+        headers: { "Retry-After": "1" },
+      });
+      await respond(socket, busy, "GET").catch(() => {});
+      return;
+    }
     const controller = new AbortController();
     this.#handshakes.add(controller);
     let conn: Conn;
