@@ -133,11 +133,13 @@ export async function dial(
   const protocols = typeof options.protocols === "string"
     ? [options.protocols]
     : [...(options.protocols ?? [])];
+  // The origin sent; a draft dial fills in a default one below.
+  let origin = options.origin ?? "";
   const fail = (cause: unknown) =>
     new DialError({
       url: String(url),
       protocol: protocols.join(", "),
-      origin: options.origin ?? "",
+      origin,
       cause,
     });
   let target: URL;
@@ -153,6 +155,8 @@ export async function dial(
   );
   let transport: Transport | undefined;
   try {
+    // An already aborted dial opens no connection at all.
+    timer.signal.throwIfAborted();
     transport = await abortable(
       connectTransport(target, options.caCerts),
       timer.signal,
@@ -165,14 +169,15 @@ export async function dial(
           `Cannot dial: the ${version} protocol asks for one subprotocol at most`,
         );
       }
+      // The drafts require an Origin; a client that names none claims the
+      // server's own.
+      origin = options.origin ??
+        `${target.protocol === "wss:" ? "https" : "http"}://${target.host}`;
       return await dialHixie({
         version,
         transport,
         url: target,
-        // The drafts require an Origin; a client that names none claims
-        // the server's own.
-        origin: options.origin ??
-          `${target.protocol === "wss:" ? "https" : "http"}://${target.host}`,
+        origin,
         protocol: protocols[0],
         headers: options.headers,
         maxHeadSize: options.maxHeadSize ?? DEFAULT_MAX_HEAD_SIZE,
@@ -219,6 +224,7 @@ export async function dial(
         role: "client",
         maxMessageSize: options.maxMessageSize ?? DEFAULT_MAX_MESSAGE_SIZE,
         ownsInput: true,
+        autoCloseEcho: false,
       }),
       head: rest,
       protocol: agreed.protocol,

@@ -203,6 +203,7 @@ export class Conn implements AsyncDisposable, AsyncIterable<Message> {
   #transport: Transport;
   #machine: ProtocolMachine;
   #closeTimer: ReturnType<typeof setTimeout> | undefined;
+  #echoTimer: ReturnType<typeof setTimeout> | undefined;
   #onClose: (() => void) | undefined;
   #closed = deferred<CloseInfo>();
   #done = false;
@@ -456,6 +457,9 @@ export class Conn implements AsyncDisposable, AsyncIterable<Message> {
         : message.length;
       controller.enqueue(message);
       if (this.#inboxBytes < this.#readBufferSize) this.#wakeLoop();
+      if (this.#inboxHead === 0 && this.#echoTimer !== undefined) {
+        this.#scheduleCloseEcho();
+      }
       return;
     }
     if (this.#done) {
@@ -515,6 +519,7 @@ export class Conn implements AsyncDisposable, AsyncIterable<Message> {
           break;
         case "close":
           this.#startClosing();
+          this.#scheduleCloseEcho();
           break;
       }
     }
@@ -577,6 +582,27 @@ export class Conn implements AsyncDisposable, AsyncIterable<Message> {
     }
   }
 
+  // The peer's close frame is answered once the application has been handed
+  // every message that came before it, and one more turn of the event loop,
+  // so that its answers to those messages leave before the close frame.
+  // A reader that does not drain them delays the answer at most a second.
+  #scheduleCloseEcho(): void {
+    const received = this.#machine.closeReceived;
+    if (!received || this.#machine.closeSent || this.#done) return;
+    clearTimeout(this.#echoTimer);
+    const drained = this.#inboxHead === this.#inbox.length;
+    const delay = drained ? 0 : Math.min(1000, this.closeTimeout / 2);
+    this.#echoTimer = setTimeout(() => this.#echoClose(), delay);
+  }
+
+  #echoClose(): void {
+    this.#echoTimer = undefined;
+    if (this.#done || this.#machine.closeSent) return;
+    this.#machine.close();
+    this.#flush().catch(() => {});
+    this.#wakeLoop();
+  }
+
   #onPong(data: Uint8Array): void {
     const index = this.#pings.findIndex((ping) =>
       ping.data.length === data.length &&
@@ -600,6 +626,12 @@ export class Conn implements AsyncDisposable, AsyncIterable<Message> {
         this.#dispatch();
         if (this.#machine.hasOutgoing) this.#flush().catch(() => {});
         if (this.#machine.state === "closed") break;
+        if (this.#machine.closeReceived && !this.#machine.closeSent) {
+          // Nothing more comes from the peer; wait for our close answer.
+          this.#wake = deferred<void>();
+          await this.#wake.promise;
+          continue;
+        }
         if (
           !this.#machine.closeSent && this.#reader === undefined &&
           this.#inboxBytes >= this.#readBufferSize
@@ -669,6 +701,7 @@ export class Conn implements AsyncDisposable, AsyncIterable<Message> {
     if (this.#done) return;
     this.#done = true;
     clearTimeout(this.#closeTimer);
+    clearTimeout(this.#echoTimer);
     clearTimeout(this.#keepaliveTimer);
     clearTimeout(this.#idleTimer);
     try {

@@ -72,6 +72,15 @@ export interface WebSocketProtocolOptions {
    * @default {false}
    */
   ownsInput?: boolean;
+  /**
+   * Whether a close frame from the peer is answered at once. When false, the
+   * machine stays `closing` with `closeReceived` set, still accepting
+   * `send()`, until `close()` (with no arguments, it echoes the peer's code
+   * and reason): a connection uses this to let the application answer the
+   * messages that arrived before the close frame.
+   * @default {true}
+   */
+  autoCloseEcho?: boolean;
 }
 
 /**
@@ -152,6 +161,7 @@ export class WebSocketProtocol implements ProtocolMachine {
   #error: ProtocolError | undefined;
   #closeReceived: { code: number; reason: string } | undefined;
   #closeSent = false;
+  #autoCloseEcho: boolean;
   // The message being reassembled; opcode 0 when none.
   #opcode = 0;
   #compressed = false;
@@ -170,6 +180,7 @@ export class WebSocketProtocol implements ProtocolMachine {
     this.#maxMessageSize = options.maxMessageSize ?? DEFAULT_MAX_MESSAGE_SIZE;
     this.#extension = options.extension;
     this.#maskKey = options.maskKey ?? fillMaskKey;
+    this.#autoCloseEcho = options.autoCloseEcho ?? true;
     this.#decoder = new FrameDecoder({
       role: options.role,
       // A compressed frame may be as large as the message it inflates to.
@@ -316,10 +327,20 @@ export class WebSocketProtocol implements ProtocolMachine {
    * Starts the closing handshake, or completes it if the peer started it.
    * Does nothing once a close frame was sent.
    *
-   * @param code A close code that may be sent (see {@linkcode isValidCloseCode}).
+   * @param code A close code that may be sent (see
+   * {@linkcode isValidCloseCode}); when omitted, the peer's code and reason
+   * if its close frame came first, else 1000.
    * @param reason Up to 123 bytes of UTF-8.
    */
-  close(code: number = 1000, reason: string = ""): void {
+  close(code?: number, reason: string = ""): void {
+    if (code === undefined) {
+      const received = this.#closeReceived;
+      if (received && !this.#closeSent) {
+        this.#echoClose(received.code, encoder.encode(received.reason));
+        return;
+      }
+      code = 1000;
+    }
     if (!isValidCloseCode(code)) {
       throw new RangeError(`Cannot close: invalid close code ${code}`);
     }
@@ -538,14 +559,22 @@ export class WebSocketProtocol implements ProtocolMachine {
     }
     this.#closeReceived = { code, reason };
     this.#events.push({ type: "close", code, reason });
-    if (!this.#closeSent) {
-      // Echo the peer's code (and reason), as RFC 6455 section 5.5.1 advises.
-      if (code === 1005) {
-        this.#queueFrame(Opcode.Close, EMPTY, false);
-        this.#closeSent = true;
-      } else {
-        this.#sendClose(code, payload.subarray(2));
-      }
+    if (this.#closeSent) {
+      this.#state = "closed";
+    } else if (this.#autoCloseEcho) {
+      this.#echoClose(code, payload.subarray(2));
+    } else {
+      this.#state = "closing";
+    }
+  }
+
+  // Echo the peer's code (and reason), as RFC 6455 section 5.5.1 advises.
+  #echoClose(code: number, reason: Uint8Array): void {
+    if (code === 1005) {
+      this.#queueFrame(Opcode.Close, EMPTY, false);
+      this.#closeSent = true;
+    } else {
+      this.#sendClose(code, reason);
     }
     this.#state = "closed";
   }

@@ -31,7 +31,11 @@ import {
 import { DEFAULT_MAX_MESSAGE_SIZE, WebSocketProtocol } from "./protocol.ts";
 import { deadline } from "./_deadline.ts";
 import { detectVersion } from "./hixie.ts";
-import { acceptHixie, hixieRequestedProtocols } from "./_legacy.ts";
+import {
+  acceptHixie,
+  hixieRequestedProtocols,
+  validateHixieRequest,
+} from "./_legacy.ts";
 import { readHead, writeAll } from "./_io.ts";
 
 /** Facts about the peer, for hooks. */
@@ -386,6 +390,8 @@ export async function upgrade(
         },
       );
     }
+    // A bad draft request gets its HTTP error before anything is written.
+    if (legacy) validateHixieRequest(legacy, parsed);
     const asked = legacy ? undefined : validateUpgradeRequest(parsed, {
       versions: versions.filter((v): v is 13 | 8 | 7 => typeof v === "number"),
     });
@@ -447,6 +453,7 @@ export async function upgrade(
         role: "server",
         maxMessageSize: options.maxMessageSize ?? DEFAULT_MAX_MESSAGE_SIZE,
         ownsInput: true,
+        autoCloseEcho: false,
       }),
       head: rest,
       protocol: protocol ?? "",
