@@ -111,7 +111,9 @@ export class HeadReader {
         return { head, rest };
       }
     }
-    if (this.#length > this.#maxSize) {
+    // Only once the blank line can no longer end within the limit: a head of
+    // maxSize bytes before its blank line is accepted in any split.
+    if (this.#length >= this.#maxSize + 4) {
       throw new ProtocolError(
         "HEADERS_TOO_LARGE",
         `HTTP head exceeds ${this.#maxSize} bytes`,
