@@ -46,15 +46,23 @@ export function hixieRequestedProtocols(
 }
 
 /**
- * Checks a draft request and answers it. For draft 76 the response head is
- * written as soon as the headers are read, and the 16-byte answer once the
- * 8 key bytes arrive: a proxy holds those bytes until it sees a response.
+ * Checks a draft request before anything is written, so that a bad one gets
+ * its HTTP error: 405 for a method other than GET, 400 for a missing Host,
+ * a Connection header without upgrade, or a bad draft-76 key.
  */
-export async function acceptHixie(init: HixieAcceptInit): Promise<Conn> {
-  const { version, transport, head, request } = init;
+export function validateHixieRequest(
+  version: HixieVersion,
+  head: RequestHead,
+): void {
   const headers = head.headers;
-  const host = headers.get("host");
-  if (!host) {
+  if (head.method !== "GET") {
+    throw new ProtocolError(
+      "BAD_METHOD",
+      `Invalid upgrade request: method ${head.method} is not GET`,
+      { status: 405, headers: { Allow: "GET" } },
+    );
+  }
+  if (!headers.get("host")) {
     throw new ProtocolError("BAD_HOST", "Invalid upgrade request: no Host", {
       status: 400,
     });
@@ -69,6 +77,23 @@ export async function acceptHixie(init: HixieAcceptInit): Promise<Conn> {
       { status: 400 },
     );
   }
+  if (version === "hixie-76") {
+    parseHixie76Key(headers.get("sec-websocket-key1") ?? "");
+    parseHixie76Key(headers.get("sec-websocket-key2") ?? "");
+  }
+}
+
+/**
+ * Checks a draft request and answers it. For draft 76 the response head is
+ * written as soon as the headers are read, and the 16-byte answer once the
+ * 8 key bytes arrive: a proxy holds those bytes until it sees a response.
+ */
+export async function acceptHixie(init: HixieAcceptInit): Promise<Conn> {
+  const { version, transport, head, request } = init;
+  const headers = head.headers;
+  // Everything is checked before anything is written.
+  validateHixieRequest(version, head);
+  const host = headers.get("host")!;
   const origin = headers.get("origin") ?? undefined;
   const options = {
     host,
@@ -79,11 +104,8 @@ export async function acceptHixie(init: HixieAcceptInit): Promise<Conn> {
   };
   let rest = init.rest;
   if (version === "hixie-76") {
-    // Both keys are checked before anything is written.
     const key1 = headers.get("sec-websocket-key1") ?? "";
     const key2 = headers.get("sec-websocket-key2") ?? "";
-    parseHixie76Key(key1);
-    parseHixie76Key(key2);
     await writeAll(transport, buildHixie76Response(options), init.signal);
     const key3 = await readExact(transport, 8, rest, init.signal);
     rest = key3.rest;

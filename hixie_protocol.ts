@@ -344,6 +344,8 @@ export class HixieProtocol implements ProtocolMachine {
     // Draft 75 has no closing handshake: the end of the stream is its close.
     if (this.version === "hixie-75" && !this.#error) {
       this.#closeReceived ??= { code: 1005, reason: "" };
+      // Our answer is closing the transport too, with no bytes to send.
+      this.#closeSent = true;
     }
     this.#state = "closed";
     this.#parts = [];
