@@ -16,6 +16,7 @@ import {
   verifyHixie76Answer,
 } from "./hixie.ts";
 import { HixieProtocol } from "./hixie_protocol.ts";
+import { pickConnOptions } from "./_options.ts";
 import { parseResponseHead, type RequestHead } from "./handshake.ts";
 import { readExact, readHead, writeAll } from "./_io.ts";
 
@@ -131,10 +132,7 @@ export async function acceptHixie(init: HixieAcceptInit): Promise<Conn> {
     url: `${init.secure ? "wss" : "ws"}://${host}${head.target}`,
     request,
     version,
-    closeTimeout: init.closeTimeout,
-    readTimeout: init.readTimeout,
-    writeTimeout: init.writeTimeout,
-    readBufferSize: init.readBufferSize,
+    ...pickConnOptions(init),
   });
 }
 
@@ -205,9 +203,6 @@ export async function dialHixie(init: HixieDialInit): Promise<Conn> {
     origin: init.origin,
     url: url.href,
     version,
-    closeTimeout: init.closeTimeout,
-    readTimeout: init.readTimeout,
-    writeTimeout: init.writeTimeout,
-    readBufferSize: init.readBufferSize,
+    ...pickConnOptions(init),
   });
 }

@@ -28,6 +28,13 @@ import {
 } from "./handshake.ts";
 import { DEFAULT_MAX_MESSAGE_SIZE, WebSocketProtocol } from "./protocol.ts";
 import { abortable, deadline } from "./_deadline.ts";
+import { pickConnOptions } from "./_options.ts";
+import {
+  acceptPerMessageDeflate,
+  isPerMessageDeflateSupported,
+  perMessageDeflateOffer,
+  type PerMessageDeflateOptions,
+} from "./permessage_deflate.ts";
 import { readHead, writeAll } from "./_io.ts";
 import { dialHixie } from "./_legacy.ts";
 
@@ -59,6 +66,13 @@ export interface DialOptions extends ConnOptions {
    * @default {"13"}
    */
   version?: "13" | "hixie-76" | "hixie-75";
+  /**
+   * permessage-deflate (RFC 7692): `true` or options to offer it. A server
+   * that answers with parameters the offer did not allow fails the dial
+   * with `BAD_EXTENSION`.
+   * @default {false}
+   */
+  compression?: boolean | PerMessageDeflateOptions;
   /**
    * The largest response head accepted, in bytes.
    * @default {16384}
@@ -183,10 +197,7 @@ export async function dial(
         maxHeadSize: options.maxHeadSize ?? DEFAULT_MAX_HEAD_SIZE,
         maxMessageSize: options.maxMessageSize ?? DEFAULT_MAX_MESSAGE_SIZE,
         signal: timer.signal,
-        closeTimeout: options.closeTimeout,
-        readTimeout: options.readTimeout,
-        writeTimeout: options.writeTimeout,
-        readBufferSize: options.readBufferSize,
+        ...pickConnOptions(options),
       });
     }
     if (version !== "13") {
@@ -195,6 +206,12 @@ export async function dial(
       );
     }
     const key = createClientKey();
+    const deflateOptions = options.compression === true
+      ? {}
+      : options.compression || undefined;
+    const offer = deflateOptions && isPerMessageDeflateSupported()
+      ? perMessageDeflateOffer(deflateOptions)
+      : undefined;
     await writeAll(
       transport,
       buildUpgradeRequest({
@@ -203,6 +220,7 @@ export async function dial(
         protocols,
         origin: options.origin,
         headers: options.headers,
+        extensions: offer,
       }),
       timer.signal,
     );
@@ -215,8 +233,11 @@ export async function dial(
     const agreed = await validateUpgradeResponse(response, {
       key,
       protocols,
-      extensionsOffered: false,
+      extensionsOffered: offer !== undefined,
     });
+    const extension = agreed.extensions
+      ? acceptPerMessageDeflate(agreed.extensions, deflateOptions)
+      : undefined;
     return new Conn({
       role: "client",
       transport,
@@ -225,16 +246,15 @@ export async function dial(
         maxMessageSize: options.maxMessageSize ?? DEFAULT_MAX_MESSAGE_SIZE,
         ownsInput: true,
         autoCloseEcho: false,
+        extension,
       }),
       head: rest,
       protocol: agreed.protocol,
       extensions: agreed.extensions,
+      onClose: () => extension?.close(),
       origin: options.origin,
       url: target.href,
-      closeTimeout: options.closeTimeout,
-      readTimeout: options.readTimeout,
-      writeTimeout: options.writeTimeout,
-      readBufferSize: options.readBufferSize,
+      ...pickConnOptions(options),
     });
   } catch (error) {
     try {

@@ -37,6 +37,7 @@ export {
   type ProtocolPolicy,
   serve,
   type ServeOptions,
+  type ServerVersion,
   upgrade,
   type UpgradeOptions,
   type UpgradeSocketOptions,
@@ -61,3 +62,4 @@ export {
   type ProtocolErrorOptions,
 } from "./errors.ts";
 export { CloseCode, Opcode } from "./frame.ts";
+export type { PerMessageDeflateOptions } from "./permessage_deflate.ts";

@@ -36,6 +36,11 @@ import {
   hixieRequestedProtocols,
   validateHixieRequest,
 } from "./_legacy.ts";
+import { pickConnOptions } from "./_options.ts";
+import {
+  negotiatePerMessageDeflate,
+  type PerMessageDeflateOptions,
+} from "./permessage_deflate.ts";
 import { readHead, writeAll } from "./_io.ts";
 
 /** Facts about the peer, for hooks. */
@@ -109,6 +114,13 @@ export interface UpgradeOptions extends ConnOptions {
    * @default {[13]}
    */
   versions?: readonly ServerVersion[];
+  /**
+   * permessage-deflate (RFC 7692): `true` or options to answer a client's
+   * offer. Off by default: compression costs CPU and about 350 KiB of zlib
+   * state per connection with the default window (see the README).
+   * @default {false}
+   */
+  compression?: boolean | PerMessageDeflateOptions;
 }
 
 /**
@@ -435,15 +447,23 @@ export async function upgrade(
         protocol,
         maxMessageSize: options.maxMessageSize ?? DEFAULT_MAX_MESSAGE_SIZE,
         signal: timer.signal,
-        closeTimeout: options.closeTimeout,
-        readTimeout: options.readTimeout,
-        writeTimeout: options.writeTimeout,
-        readBufferSize: options.readBufferSize,
+        ...pickConnOptions(options),
       });
     }
+    const compression = options.compression;
+    const deflate = compression
+      ? negotiatePerMessageDeflate(
+        asked.extensions,
+        compression === true ? {} : compression,
+      )
+      : undefined;
     await writeAll(
       transport,
-      await buildUpgradeResponse({ key: asked.key, protocol }),
+      await buildUpgradeResponse({
+        key: asked.key,
+        protocol,
+        extensions: deflate?.header,
+      }),
       timer.signal,
     );
     return new Conn({
@@ -454,17 +474,17 @@ export async function upgrade(
         maxMessageSize: options.maxMessageSize ?? DEFAULT_MAX_MESSAGE_SIZE,
         ownsInput: true,
         autoCloseEcho: false,
+        extension: deflate?.extension,
       }),
       head: rest,
       protocol: protocol ?? "",
+      extensions: deflate?.header ?? "",
+      onClose: () => deflate?.extension.close(),
       origin: origin ?? "",
       url: request.url.replace(/^http/, "ws"),
       request,
       version: String(asked.version) as "13" | "8" | "7",
-      closeTimeout: options.closeTimeout,
-      readTimeout: options.readTimeout,
-      writeTimeout: options.writeTimeout,
-      readBufferSize: options.readBufferSize,
+      ...pickConnOptions(options),
     });
   } catch (error) {
     if (error instanceof ProtocolError && !timer.signal.aborted && !answered) {
