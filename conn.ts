@@ -204,6 +204,7 @@ export class Conn implements AsyncDisposable, AsyncIterable<Message> {
   #machine: ProtocolMachine;
   #closeTimer: ReturnType<typeof setTimeout> | undefined;
   #echoTimer: ReturnType<typeof setTimeout> | undefined;
+  #finSent = false;
   #onClose: (() => void) | undefined;
   #closed = deferred<CloseInfo>();
   #done = false;
@@ -377,10 +378,10 @@ export class Conn implements AsyncDisposable, AsyncIterable<Message> {
       this.#closeRequested = true;
       this.#startClosing();
       const flushed = this.#flush();
-      if (this.#machine.state === "closed") {
-        // No closing handshake (draft 75): our FIN, after whatever is
+      if (this.version === "hixie-75") {
+        // No closing handshake in draft 75: our FIN, after whatever is
         // still queued, is the close, and the peer's FIN ends the read loop.
-        flushed.then(() => this.#transport.closeWrite?.()).catch(() => {});
+        flushed.then(() => this.#sendFin()).catch(() => {});
       } else {
         flushed.catch(() => {});
       }
@@ -645,6 +646,12 @@ export class Conn implements AsyncDisposable, AsyncIterable<Message> {
         if (n === null) {
           this.#machine.receiveEof();
           this.#dispatch();
+          // A half close (draft 75's close) still lets us answer first.
+          while (this.#machine.closeReceived && !this.#machine.closeSent) {
+            this.#wake = deferred<void>();
+            await this.#wake.promise;
+            if (this.#done) return;
+          }
           break;
         }
         this.#machine.receive(buffer.subarray(0, n));
@@ -680,8 +687,9 @@ export class Conn implements AsyncDisposable, AsyncIterable<Message> {
       // The server closes TCP first (RFC 6455 section 7.1.1); so does an
       // end that failed, or that had no closing handshake to wait for.
       const weCloseFirst = this.#machine.error !== undefined ||
-        this.#role === "server" || this.#machine.closeReceived === undefined;
-      if (weCloseFirst) await this.#transport.closeWrite?.();
+        this.#role === "server" || this.#machine.closeReceived === undefined ||
+        this.version === "hixie-75";
+      if (weCloseFirst) await this.#sendFin();
       const scratch = new Uint8Array(4096);
       while (!this.#done) {
         const n = await this.#read(scratch);
@@ -694,6 +702,12 @@ export class Conn implements AsyncDisposable, AsyncIterable<Message> {
       // A reset or a timeout here only means the peer is already gone.
     }
     this.#finish();
+  }
+
+  #sendFin(): Promise<void> {
+    if (this.#finSent) return Promise.resolve();
+    this.#finSent = true;
+    return this.#transport.closeWrite?.() ?? Promise.resolve();
   }
 
   // Closes the transport and settles everything, exactly once.

@@ -56,6 +56,15 @@ export interface HixieProtocolOptions {
    * @default {67108864} (64 MiB)
    */
   maxMessageSize?: number;
+  /**
+   * Whether the peer's close is answered at once. When false, the machine
+   * stays `closing` with `closeReceived` set, still accepting `send()`,
+   * until `close()`: a connection uses this to let the application answer
+   * the messages that arrived before the close. In draft 75 the peer's
+   * close is the end of its stream.
+   * @default {true}
+   */
+  autoCloseEcho?: boolean;
 }
 
 // Where the parser is within a frame.
@@ -114,6 +123,7 @@ export class HixieProtocol implements ProtocolMachine {
   #error: ProtocolError | undefined;
   #closeReceived: { code: number; reason: string } | undefined;
   #closeSent = false;
+  #autoCloseEcho: boolean;
   #events: ProtocolEvent[] = [];
   #outgoing: Uint8Array[] = [];
 
@@ -137,6 +147,7 @@ export class HixieProtocol implements ProtocolMachine {
    */
   constructor(options: HixieProtocolOptions) {
     const { version, role, maxMessageSize = 64 * 1024 * 1024 } = options;
+    this.#autoCloseEcho = options.autoCloseEcho ?? true;
     if (version !== "hixie-76" && version !== "hixie-75") {
       throw new TypeError(
         `Cannot create the protocol: unknown version "${version}"`,
@@ -192,7 +203,8 @@ export class HixieProtocol implements ProtocolMachine {
   receive(data: Uint8Array): void {
     const n = data.length;
     let i = 0;
-    while (i < n && this.#state !== "closed") {
+    // Nothing after the peer's close belongs to the conversation.
+    while (i < n && this.#state !== "closed" && !this.#closeReceived) {
       switch (this.#mode) {
         case TYPE: {
           const type = data[i++];
@@ -314,11 +326,11 @@ export class HixieProtocol implements ProtocolMachine {
   /** Handles the peer's draft-76 closing handshake. */
   #receiveClose(): void {
     this.#closeReceived = { code: 1005, reason: "" };
-    if (!this.#closeSent) {
+    if (!this.#closeSent && this.#autoCloseEcho) {
       this.#outgoing.push(CLOSING_BYTES.slice());
       this.#closeSent = true;
     }
-    this.#state = "closed";
+    this.#state = this.#closeSent ? "closed" : "closing";
     this.#events.push({ type: "close", code: 1005, reason: "" });
   }
 
@@ -342,13 +354,22 @@ export class HixieProtocol implements ProtocolMachine {
   /** Tells the machine the peer closed its side of the transport. */
   receiveEof(): void {
     // Draft 75 has no closing handshake: the end of the stream is its close.
-    if (this.version === "hixie-75" && !this.#error) {
-      this.#closeReceived ??= { code: 1005, reason: "" };
+    this.#parts = [];
+    if (
+      this.version === "hixie-75" && !this.#error && !this.#closeReceived &&
+      this.#state !== "closed"
+    ) {
+      this.#closeReceived = { code: 1005, reason: "" };
+      if (!this.#closeSent && !this.#autoCloseEcho) {
+        // Half closed: our answer (closing the transport) comes at close().
+        this.#state = "closing";
+        this.#events.push({ type: "close", code: 1005, reason: "" });
+        return;
+      }
       // Our answer is closing the transport too, with no bytes to send.
       this.#closeSent = true;
     }
     this.#state = "closed";
-    this.#parts = [];
   }
 
   /**
@@ -386,7 +407,7 @@ export class HixieProtocol implements ProtocolMachine {
         `Cannot send binary data: the ${this.version} protocol carries text only`,
       );
     }
-    if (this.#state !== "open") {
+    if (this.#state === "closed" || this.#closeSent) {
       throw new ConnectionClosedError(
         this.#closeInfo(),
         `Cannot send message: connection is ${this.#state}`,
@@ -432,11 +453,21 @@ export class HixieProtocol implements ProtocolMachine {
    * @param _reason Ignored: the drafts carry no close reason.
    */
   close(_code?: number, _reason?: string): void {
-    if (this.#state !== "open") return;
-    if (this.version === "hixie-75") {
-      // Nothing goes on the wire: closing the transport is the close.
+    if (this.#state === "closed" || this.#closeSent) return;
+    if (this.#closeReceived) {
+      // Answering the peer's close.
+      if (this.version === "hixie-76") {
+        this.#outgoing.push(CLOSING_BYTES.slice());
+      }
       this.#closeSent = true;
       this.#state = "closed";
+      return;
+    }
+    if (this.version === "hixie-75") {
+      // Nothing goes on the wire: closing our side of the transport is the
+      // close; the peer's end of stream completes it.
+      this.#closeSent = true;
+      this.#state = "closing";
       return;
     }
     this.#outgoing.push(CLOSING_BYTES.slice());

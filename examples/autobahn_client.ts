@@ -27,6 +27,8 @@ const [base, agent] = [Deno.args[0].replace(/\/+$/, ""), Deno.args[1]];
 // One line per setting.
 const options: DialOptions = {
   maxMessageSize: 64 * 1024 * 1024,
+  // Offered, as the Autobahn compression cases (12 and 13) expect.
+  compression: true,
 };
 
 function endpoint(path: string, withAgent = true): string {

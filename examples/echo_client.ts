@@ -5,7 +5,7 @@
  * message that arrived before the server's close frame is printed.
  *
  * ```sh
- * deno run -A examples/echo_client.ts ws://127.0.0.1:9001/ [--protocol chat] [--origin http://example.com] [--version 13]
+ * deno run -A examples/echo_client.ts ws://127.0.0.1:9001/ [--protocol chat] [--origin http://example.com] [--version 13|hixie-76|hixie-75]
  * ```
  *
  * `--protocol` may be repeated to offer several subprotocols. Failures go
@@ -23,7 +23,7 @@ import {
 } from "../mod.ts";
 
 const USAGE =
-  "Usage: deno run -A examples/echo_client.ts URL [--protocol P]... [--origin O] [--version 13]";
+  "Usage: deno run -A examples/echo_client.ts URL [--protocol P]... [--origin O] [--version 13|hixie-76|hixie-75]";
 
 function fail(message: string, status = 1): never {
   console.error(message);
@@ -90,8 +90,11 @@ for (const name of flags.keys()) {
 }
 if (positional.length !== 1) fail(USAGE, 2);
 const version = flags.get("version")?.at(-1) ?? "13";
-if (version !== "13") {
-  fail(`Unsupported --version ${version}: only 13 (RFC 6455) is supported`, 2);
+if (version !== "13" && version !== "hixie-76" && version !== "hixie-75") {
+  fail(
+    `Unsupported --version ${version}: use 13 (RFC 6455), hixie-76 or hixie-75`,
+    2,
+  );
 }
 
 // One line per setting.
@@ -99,6 +102,7 @@ const options: DialOptions = {
   protocols: flags.get("protocol") ?? [],
   origin: flags.get("origin")?.at(-1),
   maxMessageSize: 64 * 1024 * 1024,
+  version,
 };
 
 const conn = await dial(positional[0], options).catch((error) =>

@@ -2,7 +2,9 @@
  * An echo server: every message goes back to its sender with the same type.
  * It accepts any origin, picks the first subprotocol a client offers,
  * accepts messages up to 64 MiB, and answers a client's close frame with
- * the same code and reason. The server for conformance suites and for
+ * the same code and reason. It speaks RFC 6455 (and the hybi drafts 7 and
+ * 8), the legacy drafts hixie-76 and hixie-75, and answers offers of
+ * permessage-deflate. The server for conformance suites and for
  * trying a client.
  *
  * ```sh
@@ -54,6 +56,8 @@ const options: ServeOptions = {
   checkOrigin: "any",
   protocols: (offered) => offered[0],
   maxMessageSize: 64 * 1024 * 1024,
+  versions: [13, 8, 7, "hixie-76", "hixie-75"],
+  compression: true,
   onListen: ({ hostname, port }) => {
     const host = hostname.includes(":") ? `[${hostname}]` : hostname;
     console.log(`Listening on ws://${host}:${port}/`);

@@ -402,16 +402,44 @@ Deno.test("close() runs the hixie-76 closing handshake", () => {
   );
 });
 
-Deno.test("close() goes straight to closed in hixie-75", () => {
+Deno.test("close() in hixie-75 sends nothing and waits for the end of the stream", () => {
   const machine = new HixieProtocol(V75);
   machine.close();
-  assert.equal(machine.state, "closed");
-  // Closing the transport is the close: it counts as sent, with no bytes.
+  assert.equal(machine.state, "closing");
+  // Closing our side of the transport is the close: it counts as sent.
   assert.equal(machine.closeSent, true);
   assert.equal(machine.hasOutgoing, false);
   assert.throws(() => machine.send("x"), ConnectionClosedError);
+  // What the peer still sends before its end of stream is delivered.
   machine.receive(bytes(0x00, "x", 0xff));
-  assert.deepEqual(machine.takeEvents(), []);
+  assert.deepEqual(machine.takeEvents(), [{ type: "message", data: "x" }]);
+  machine.receiveEof();
+  assert.equal(machine.state, "closed");
+  assert.deepEqual(machine.closeReceived, { code: 1005, reason: "" });
+});
+
+Deno.test("autoCloseEcho false holds the answer to the peer's close until close()", () => {
+  for (const version of ["hixie-76", "hixie-75"] as const) {
+    const machine = new HixieProtocol({
+      version,
+      role: "server",
+      autoCloseEcho: false,
+    });
+    if (version === "hixie-76") machine.receive(new Uint8Array([0xff, 0x00]));
+    else machine.receiveEof();
+    assert.equal(machine.state, "closing");
+    assert.equal(machine.closeSent, false);
+    assert.deepEqual(machine.takeEvents(), [
+      { type: "close", code: 1005, reason: "" },
+    ]);
+    machine.send("late answer");
+    machine.close();
+    assert.equal(machine.state, "closed");
+    const out = machine.takeOutgoing();
+    const expected = version === "hixie-76" ? 2 : 1;
+    assert.equal(out.length, expected);
+    if (version === "hixie-76") assert.deepEqual([...out[1]], [0xff, 0x00]);
+  }
 });
 
 Deno.test("the end of the stream is a clean close in hixie-75", () => {
