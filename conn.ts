@@ -128,6 +128,8 @@ const DEFAULT_PING_TIMEOUT = 20_000;
 const DEFAULT_READ_BUFFER = 64 * 1024;
 // Room for a full read; a fresh buffer per read keeps message views valid.
 const READ_SIZE = 64 * 1024;
+// Reads smaller than this are copied out of the reusable read buffer.
+const COPY_LIMIT = 16 * 1024;
 // Chunks smaller than this are coalesced into one write.
 const COALESCE_LIMIT = 16 * 1024;
 
@@ -654,10 +656,15 @@ export class Conn implements AsyncDisposable, AsyncIterable<Message> {
           }
           break;
         }
-        this.#machine.receive(buffer.subarray(0, n));
-        // The machine may hold views of what it received: read into a new
-        // buffer next time, unless this one is still empty of references.
-        buffer = new Uint8Array(READ_SIZE);
+        if (n < COPY_LIMIT) {
+          // The machine may keep views of what it receives (a partial
+          // frame, a binary message): a small read is copied out, so the
+          // read buffer is reused and a view never pins 64 KiB.
+          this.#machine.receive(buffer.slice(0, n));
+        } else {
+          this.#machine.receive(buffer.subarray(0, n));
+          buffer = new Uint8Array(READ_SIZE);
+        }
       }
       await this.#closeTransport();
     } catch (error) {

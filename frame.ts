@@ -368,11 +368,13 @@ const EMPTY = new Uint8Array(0);
  */
 export class FrameDecoder {
   #chunks: Uint8Array[] = [];
-  #offset = 0; // into #chunks[0]
+  #head = 0; // the first chunk in use: a shift per chunk would be quadratic
+  #offset = 0; // into #chunks[#head]
   #buffered = 0;
   #scratch = new Uint8Array(MAX_HEADER_SIZE);
   #role: "client" | "server" | undefined;
   #maxFrameSize: number;
+  #continuationLimit = Infinity;
   #allowedRsv: number;
   #ownsInput: boolean;
   // The header being decoded, once complete; -1 length when none.
@@ -398,6 +400,20 @@ export class FrameDecoder {
   }
   set allowedRsv(value: number) {
     this.#allowedRsv = value;
+  }
+
+  /**
+   * The largest payload accepted in a continuation frame: the protocol sets
+   * it to what is left of a message's size allowance, so that an oversized
+   * fragment fails on its header (`MESSAGE_TOO_LARGE`, 1009) before its
+   * payload is buffered.
+   * @default {Infinity}
+   */
+  get continuationLimit(): number {
+    return this.#continuationLimit;
+  }
+  set continuationLimit(value: number) {
+    this.#continuationLimit = value;
   }
 
   /** The number of bytes pushed and not yet returned in a frame. */
@@ -538,6 +554,13 @@ export class FrameDecoder {
         { closeCode: 1009 },
       );
     }
+    if (opcode === 0 && length > this.#continuationLimit) {
+      throw new ProtocolError(
+        "MESSAGE_TOO_LARGE",
+        "Received a message fragment past the message size limit",
+        { closeCode: 1009 },
+      );
+    }
     if (masked) {
       const k = headerSize - 4;
       this.#maskKey = new Uint8Array([
@@ -553,9 +576,20 @@ export class FrameDecoder {
     return true;
   }
 
+  #dropChunk(): void {
+    this.#chunks[this.#head++] = EMPTY;
+    if (this.#head === this.#chunks.length) {
+      this.#chunks = [];
+      this.#head = 0;
+    } else if (this.#head >= 64 && this.#head * 2 >= this.#chunks.length) {
+      this.#chunks = this.#chunks.slice(this.#head);
+      this.#head = 0;
+    }
+  }
+
   // The next n (≤ 14) bytes without consuming them.
   #peek(n: number): Uint8Array {
-    const chunk = this.#chunks[0];
+    const chunk = this.#chunks[this.#head];
     if (chunk.length - this.#offset >= n) {
       return chunk.subarray(this.#offset, this.#offset + n);
     }
@@ -563,7 +597,7 @@ export class FrameDecoder {
     let filled = 0;
     let offset = this.#offset;
     for (let i = 0; filled < n; i++) {
-      const c = this.#chunks[i];
+      const c = this.#chunks[this.#head + i];
       const count = Math.min(n - filled, c.length - offset);
       scratch.set(c.subarray(offset, offset + count), filled);
       filled += count;
@@ -575,14 +609,14 @@ export class FrameDecoder {
   #skip(n: number): void {
     this.#buffered -= n;
     while (n > 0) {
-      const chunk = this.#chunks[0];
+      const chunk = this.#chunks[this.#head];
       const available = chunk.length - this.#offset;
       if (available > n) {
         this.#offset += n;
         return;
       }
       n -= available;
-      this.#chunks.shift();
+      this.#dropChunk();
       this.#offset = 0;
     }
   }
@@ -590,12 +624,12 @@ export class FrameDecoder {
   // Consumes n bytes: a view when they lie in one chunk, else a new copy.
   #take(n: number): { bytes: Uint8Array; owned: boolean } {
     this.#buffered -= n;
-    const chunk = this.#chunks[0];
+    const chunk = this.#chunks[this.#head];
     const available = chunk.length - this.#offset;
     if (available >= n) {
       const bytes = chunk.subarray(this.#offset, this.#offset + n);
       if (available === n) {
-        this.#chunks.shift();
+        this.#dropChunk();
         this.#offset = 0;
       } else {
         this.#offset += n;
@@ -605,12 +639,12 @@ export class FrameDecoder {
     const bytes = new Uint8Array(n);
     let filled = 0;
     while (filled < n) {
-      const c = this.#chunks[0];
+      const c = this.#chunks[this.#head];
       const count = Math.min(n - filled, c.length - this.#offset);
       bytes.set(c.subarray(this.#offset, this.#offset + count), filled);
       filled += count;
       if (this.#offset + count === c.length) {
-        this.#chunks.shift();
+        this.#dropChunk();
         this.#offset = 0;
       } else {
         this.#offset += count;

@@ -496,7 +496,15 @@ export class WebSocketProtocol implements ProtocolMachine {
     }
     if (this.#opcode === Opcode.Text) this.#onText(payload, frame.fin);
     else this.#onBinary(payload, frame.fin);
-    if (frame.fin) this.#opcode = 0;
+    if (frame.fin) {
+      this.#opcode = 0;
+      this.#decoder.continuationLimit = Infinity;
+    } else if (!this.#compressed) {
+      // The next fragment may carry only what is left of the allowance, so
+      // an oversized message fails on its header, before its payload is
+      // buffered.
+      this.#decoder.continuationLimit = this.#maxMessageSize - this.#size;
+    }
   }
 
   #onText(payload: Uint8Array, fin: boolean): void {
