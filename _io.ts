@@ -76,3 +76,17 @@ export async function readExact(
   }
   return { bytes, rest };
 }
+
+/**
+ * Turns Nagle's algorithm off: frames are already batched per turn of the
+ * event loop, and a small frame held back for an ACK costs a round trip.
+ */
+export function noDelay<T extends Transport>(transport: T): T {
+  const socket = transport as { setNoDelay?: (on: boolean) => void };
+  try {
+    socket.setNoDelay?.(true);
+  } catch {
+    // Not a TCP socket.
+  }
+  return transport;
+}

@@ -35,7 +35,7 @@ import {
   perMessageDeflateOffer,
   type PerMessageDeflateOptions,
 } from "./permessage_deflate.ts";
-import { readHead, writeAll } from "./_io.ts";
+import { noDelay, readHead, writeAll } from "./_io.ts";
 import { dialHixie } from "./_legacy.ts";
 
 /** Options of {@linkcode dial}. */
@@ -110,9 +110,10 @@ export function connectTransport(
   const hostname = url.hostname.replace(/^\[(.*)\]$/, "$1");
   const secure = url.protocol === "wss:";
   const port = url.port ? Number(url.port) : secure ? 443 : 80;
-  return secure
+  const connecting = secure
     ? Deno.connectTls({ hostname, port, caCerts })
     : Deno.connect({ hostname, port });
+  return connecting.then(noDelay);
 }
 
 /**

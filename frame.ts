@@ -181,6 +181,22 @@ export function applyMask(
   const length = source.length;
   const k0 = key[0], k1 = key[1], k2 = key[2], k3 = key[3];
   let i = 0;
+  if (length >= 64 && (source.byteOffset & 3) === (target.byteOffset & 3)) {
+    // 32 bits at a time through aligned views (every platform Deno runs on
+    // is little-endian, which the key word below assumes).
+    for (; ((source.byteOffset + i) & 3) !== 0; i++) {
+      target[i] = source[i] ^ key[i & 3];
+    }
+    const words = (length - i) >>> 2;
+    const k = ((key[(i + 3) & 3] << 24) | (key[(i + 2) & 3] << 16) |
+      (key[(i + 1) & 3] << 8) | key[i & 3]) >>> 0;
+    const from = new Uint32Array(source.buffer, source.byteOffset + i, words);
+    const to = new Uint32Array(target.buffer, target.byteOffset + i, words);
+    for (let w = 0; w < words; w++) to[w] = from[w] ^ k;
+    i += words * 4;
+    for (; i < length; i++) target[i] = source[i] ^ key[i & 3];
+    return;
+  }
   for (const end = length - 3; i < end; i += 4) {
     target[i] = source[i] ^ k0;
     target[i + 1] = source[i + 1] ^ k1;
@@ -381,6 +397,7 @@ export class FrameDecoder {
   #first = 0;
   #length = -1;
   #maskKey: Uint8Array | undefined;
+  #keyBuffer = new Uint8Array(4);
 
   /**
    * Creates a decoder.
@@ -563,12 +580,14 @@ export class FrameDecoder {
     }
     if (masked) {
       const k = headerSize - 4;
-      this.#maskKey = new Uint8Array([
-        header[k],
-        header[k + 1],
-        header[k + 2],
-        header[k + 3],
-      ]);
+      // One key buffer, reused: a small allocation per frame costs more
+      // than decoding the frame.
+      const key = this.#keyBuffer;
+      key[0] = header[k];
+      key[1] = header[k + 1];
+      key[2] = header[k + 2];
+      key[3] = header[k + 3];
+      this.#maskKey = key;
     }
     this.#skip(headerSize);
     this.#first = first;
@@ -590,10 +609,13 @@ export class FrameDecoder {
   // The next n (≤ 14) bytes without consuming them.
   #peek(n: number): Uint8Array {
     const chunk = this.#chunks[this.#head];
-    if (chunk.length - this.#offset >= n) {
-      return chunk.subarray(this.#offset, this.#offset + n);
-    }
     const scratch = this.#scratch;
+    if (chunk.length - this.#offset >= n) {
+      // Copied, not viewed: a view is an allocation per header.
+      const o = this.#offset;
+      for (let i = 0; i < n; i++) scratch[i] = chunk[o + i];
+      return scratch;
+    }
     let filled = 0;
     let offset = this.#offset;
     for (let i = 0; filled < n; i++) {

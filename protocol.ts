@@ -110,6 +110,17 @@ const ZERO_COPY_THRESHOLD = 16 * 1024;
 const encoder = new TextEncoder();
 const strictDecoder = new TextDecoder("utf-8", { fatal: true });
 const EMPTY = new Uint8Array(0);
+// Frames up to this size are encoded into the arena (see #queueSmall).
+const ARENA_FRAME_LIMIT = 1024;
+const ARENA_SIZE = 16 * 1024;
+
+// Short ASCII text skips the TextDecoder op call.
+function asciiOrDecode(bytes: Uint8Array): string {
+  for (let i = 0; i < bytes.length; i++) {
+    if (bytes[i] >= 0x80) return strictDecoder.decode(bytes);
+  }
+  return String.fromCharCode.apply(null, bytes as unknown as number[]);
+}
 
 function invalidUtf8(cause?: unknown): ProtocolError {
   return new ProtocolError(
@@ -212,7 +223,7 @@ export class WebSocketProtocol implements ProtocolMachine {
 
   /** Whether there are bytes to write. */
   get hasOutgoing(): boolean {
-    return this.#outgoing.length > 0;
+    return this.#outgoing.length > 0 || this.#arenaEnd > this.#arenaStart;
   }
 
   /** Whether a message has begun and not yet ended. */
@@ -266,6 +277,7 @@ export class WebSocketProtocol implements ProtocolMachine {
    * @returns The chunks, in order.
    */
   takeOutgoing(): Uint8Array[] {
+    this.#cutArena();
     const outgoing = this.#outgoing;
     if (outgoing.length > 0) this.#outgoing = [];
     return outgoing;
@@ -283,6 +295,12 @@ export class WebSocketProtocol implements ProtocolMachine {
     let payload: Uint8Array;
     if (typeof data === "string") {
       opcode = Opcode.Text;
+      if (
+        data.length <= ARENA_FRAME_LIMIT && this.#extension === undefined &&
+        this.#queueSmall(0x81, undefined, data, data.length)
+      ) {
+        return;
+      }
       payload = encoder.encode(data);
     } else if (data instanceof Uint8Array) {
       opcode = Opcode.Binary;
@@ -387,8 +405,109 @@ export class WebSocketProtocol implements ProtocolMachine {
     this.#state = this.#closeReceived ? "closed" : "closing";
   }
 
+  // Small frames are encoded straight into an append-only arena of our
+  // own; the bytes queued since the last take leave as one chunk, so many
+  // frames cost one write and no allocation each.
+  #arena = EMPTY;
+  #arenaStart = 0;
+  #arenaEnd = 0;
+
+  #cutArena(): void {
+    if (this.#arenaEnd > this.#arenaStart) {
+      this.#outgoing.push(
+        this.#arena.subarray(this.#arenaStart, this.#arenaEnd),
+      );
+      this.#arenaStart = this.#arenaEnd;
+    }
+  }
+
+  #reserve(n: number): number {
+    if (this.#arena.length - this.#arenaEnd < n) {
+      this.#cutArena();
+      // Taken chunks keep the old arena alive; the new one starts empty.
+      this.#arena = new Uint8Array(ARENA_SIZE);
+      this.#arenaStart = this.#arenaEnd = 0;
+    }
+    const at = this.#arenaEnd;
+    this.#arenaEnd += n;
+    return at;
+  }
+
+  // Encodes a frame of at most ARENA_FRAME_LIMIT bytes into the arena,
+  // from bytes or from a string; false (and nothing queued) for a string
+  // that is not ASCII, which the caller then encodes as UTF-8.
+  #queueSmall(
+    first: number,
+    payload: Uint8Array | undefined,
+    text: string | undefined,
+    length: number,
+  ): boolean {
+    const masked = this.#role === "client";
+    const headerSize = (length < 126 ? 2 : 4) + (masked ? 4 : 0);
+    const at = this.#reserve(headerSize + length);
+    const a = this.#arena;
+    a[at] = first;
+    let o = at + 2;
+    if (length < 126) {
+      a[at + 1] = (masked ? 0x80 : 0) | length;
+    } else {
+      a[at + 1] = (masked ? 0x80 : 0) | 126;
+      a[at + 2] = length >>> 8;
+      a[at + 3] = length & 0xff;
+      o = at + 4;
+    }
+    let k0 = 0, k1 = 0, k2 = 0, k3 = 0;
+    if (masked) {
+      this.#maskKey(a, o);
+      k0 = a[o];
+      k1 = a[o + 1];
+      k2 = a[o + 2];
+      k3 = a[o + 3];
+      o += 4;
+    }
+    if (text !== undefined) {
+      for (let i = 0; i < length; i++) {
+        const c = text.charCodeAt(i);
+        if (c >= 0x80) {
+          this.#arenaEnd = at;
+          return false;
+        }
+        a[o + i] = c;
+      }
+      if (!masked) return true;
+      payload = a.subarray(o, o + length);
+    }
+    const p = payload!;
+    if (!masked) {
+      a.set(p, o);
+      return true;
+    }
+    let i = 0;
+    for (const end = length - 3; i < end; i += 4) {
+      a[o + i] = p[i] ^ k0;
+      a[o + i + 1] = p[i + 1] ^ k1;
+      a[o + i + 2] = p[i + 2] ^ k2;
+      a[o + i + 3] = p[i + 3] ^ k3;
+    }
+    // At most three bytes are left, at offsets 0, 1 and 2 of the key.
+    for (; i < length; i++) {
+      a[o + i] = p[i] ^ ((i & 3) === 0 ? k0 : (i & 3) === 1 ? k1 : k2);
+    }
+    return true;
+  }
+
   #queueFrame(opcode: number, payload: Uint8Array, rsv1: boolean): void {
     const length = payload.length;
+    if (length <= ARENA_FRAME_LIMIT) {
+      this.#queueSmall(
+        0x80 | (rsv1 ? 0x40 : 0) | opcode,
+        payload,
+        undefined,
+        length,
+      );
+      return;
+    }
+    this.#cutArena();
     const masked = this.#role === "client";
     const headerSize = frameHeaderSize(length, masked);
     const frame = { opcode, rsv1 };
@@ -511,7 +630,9 @@ export class WebSocketProtocol implements ProtocolMachine {
     if (fin && this.#utf8 === undefined) {
       let text: string;
       try {
-        text = strictDecoder.decode(payload);
+        text = payload.length <= 64
+          ? asciiOrDecode(payload)
+          : strictDecoder.decode(payload);
       } catch (error) {
         throw invalidUtf8(error);
       }

@@ -41,7 +41,7 @@ import {
   negotiatePerMessageDeflate,
   type PerMessageDeflateOptions,
 } from "./permessage_deflate.ts";
-import { readHead, writeAll } from "./_io.ts";
+import { noDelay, readHead, writeAll } from "./_io.ts";
 
 /** Facts about the peer, for hooks. */
 export interface PeerInfo {
@@ -618,6 +618,7 @@ class Server implements WebSocketServer {
   }
 
   async #serveSocket(socket: Deno.Conn): Promise<void> {
+    noDelay(socket);
     const { maxConnections = Infinity, maxHandshakes = 1024 } = this.#options;
     if (
       this.#handshakes.size >= maxHandshakes ||

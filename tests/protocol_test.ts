@@ -978,8 +978,14 @@ Deno.test("WebSocketProtocol (client) with a maskKey writes deterministic bytes"
 Deno.test("WebSocketProtocol (client) draws a fresh masking key per frame by default", () => {
   const client = new WebSocketProtocol({ role: "client" });
   for (let i = 0; i < 8; i++) client.send(new Uint8Array(4));
+  // Small frames leave together in one chunk: 8 frames of 10 bytes.
+  const [bytes] = client.takeOutgoing();
+  assert.equal(bytes.length, 80);
   const keys = new Set(
-    client.takeOutgoing().map((f) => Array.from(f.subarray(2, 6)).join(",")),
+    Array.from(
+      { length: 8 },
+      (_, i) => Array.from(bytes.subarray(i * 10 + 2, i * 10 + 6)).join(","),
+    ),
   );
   assert.equal(keys.size, 8);
 });
