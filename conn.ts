@@ -126,8 +126,9 @@ const DEFAULT_CLOSE_TIMEOUT = 10_000;
 const DEFAULT_PING_INTERVAL = 20_000;
 const DEFAULT_PING_TIMEOUT = 20_000;
 const DEFAULT_READ_BUFFER = 64 * 1024;
-// Room for a full read; a fresh buffer per read keeps message views valid.
-const READ_SIZE = 64 * 1024;
+// The read buffer's bounds (see #run).
+const MIN_READ_SIZE = 2 * 1024;
+const MAX_READ_SIZE = 64 * 1024;
 // Reads smaller than this are copied out of the reusable read buffer.
 const COPY_LIMIT = 16 * 1024;
 // Chunks smaller than this are coalesced into one write.
@@ -174,10 +175,8 @@ function deferred<T>(): Deferred<T> {
  * ```
  */
 export class Conn implements AsyncDisposable, AsyncIterable<Message> {
-  /** Messages from the peer; ends after a normal close, errors otherwise. */
-  readonly readable: ReadableStream<Message>;
-  /** Messages to the peer; closing it closes the connection. */
-  readonly writable: WritableStream<Message>;
+  #readable: ReadableStream<Message> | undefined;
+  #writable: WritableStream<Message> | undefined;
   /** The negotiated subprotocol ("" for none). */
   readonly protocol: string;
   /** The negotiated extensions, as in `Sec-WebSocket-Extensions` ("" for none). */
@@ -262,18 +261,6 @@ export class Conn implements AsyncDisposable, AsyncIterable<Message> {
     this.#pingInterval = init.pingInterval ?? DEFAULT_PING_INTERVAL;
     this.#pingTimeout = init.pingTimeout ?? DEFAULT_PING_TIMEOUT;
     this.#idleTimeout = init.idleTimeout ?? 0;
-    this.readable = new ReadableStream<Message>({
-      pull: (controller) => this.#pull(controller),
-      cancel: () => {
-        this.#readableEnded = true;
-        return this.close().then(() => {});
-      },
-    }, { highWaterMark: 0 });
-    this.writable = new WritableStream<Message>({
-      write: (message) => this.send(message),
-      close: () => this.close().then(() => {}),
-      abort: () => this.close(1001).then(() => {}),
-    });
     if (init.head && init.head.length > 0) this.#machine.receive(init.head);
     this.#run();
     this.#scheduleKeepalive();
@@ -281,6 +268,33 @@ export class Conn implements AsyncDisposable, AsyncIterable<Message> {
       this.#lastActivity = performance.now();
       this.#idleTimer = setTimeout(() => this.#checkIdle(), this.#idleTimeout);
     }
+  }
+
+  /**
+   * Messages from the peer; ends after a normal close, errors with a
+   * {@linkcode ConnectionClosedError} otherwise. Cancelling it closes the
+   * connection. Made on first use: `for await` over the connection itself
+   * reads the same messages without a stream in between.
+   */
+  get readable(): ReadableStream<Message> {
+    return this.#readable ??= new ReadableStream<Message>({
+      pull: (controller) =>
+        this.#next().then(
+          (result) =>
+            result.done ? controller.close() : controller.enqueue(result.value),
+          (error) => controller.error(error),
+        ),
+      cancel: () => this.#stopReading(),
+    }, { highWaterMark: 0 });
+  }
+
+  /** Messages to the peer; closing it closes the connection. Made on first use. */
+  get writable(): WritableStream<Message> {
+    return this.#writable ??= new WritableStream<Message>({
+      write: (message) => this.send(message),
+      close: () => this.close().then(() => {}),
+      abort: () => this.close(1001).then(() => {}),
+    });
   }
 
   /** Resolves with how the connection ended, once the transport is closed. */
@@ -416,7 +430,13 @@ export class Conn implements AsyncDisposable, AsyncIterable<Message> {
    * @returns An async iterator of messages.
    */
   [Symbol.asyncIterator](): AsyncIterator<Message> {
-    return this.readable[Symbol.asyncIterator]();
+    return {
+      next: () => this.#next(),
+      return: async () => {
+        await this.#stopReading();
+        return { value: undefined, done: true };
+      },
+    };
   }
 
   /** Closes the connection (see {@linkcode Conn.close}). */
@@ -445,9 +465,10 @@ export class Conn implements AsyncDisposable, AsyncIterable<Message> {
 
   // ---- Reading -------------------------------------------------------
 
-  #pull(
-    controller: ReadableStreamDefaultController<Message>,
-  ): Promise<void> | void {
+  // The next received message; done after a normal close, a rejection
+  // with ConnectionClosedError after any other. Messages already received
+  // are handed out before the end is reported.
+  #next(): Promise<IteratorResult<Message>> {
     if (this.#inboxHead < this.#inbox.length) {
       const message = this.#inbox[this.#inboxHead];
       this.#inbox[this.#inboxHead++] = "";
@@ -455,40 +476,37 @@ export class Conn implements AsyncDisposable, AsyncIterable<Message> {
         this.#inbox = [];
         this.#inboxHead = 0;
       }
-      this.#inboxBytes -= typeof message === "string"
-        ? message.length
-        : message.length;
-      controller.enqueue(message);
+      this.#inboxBytes -= message.length;
       if (this.#inboxBytes < this.#readBufferSize) this.#wakeLoop();
       if (this.#inboxHead === 0 && this.#echoTimer !== undefined) {
         this.#scheduleCloseEcho();
       }
-      return;
+      return Promise.resolve({ value: message, done: false });
     }
-    if (this.#done) {
-      this.#endReadable(controller);
-      return;
-    }
+    if (this.#done) return this.#end();
     this.#reader ??= deferred<void>();
     this.#wakeLoop();
-    return this.#reader.promise.then(() => this.#pull(controller));
+    return this.#reader.promise.then(() => this.#next());
   }
 
-  #endReadable(controller: ReadableStreamDefaultController<Message>): void {
-    if (this.#readableEnded) return;
-    this.#readableEnded = true;
+  #end(): Promise<IteratorResult<Message>> {
     const info = this.#closeInfo();
-    const normal = info.wasClean &&
-      (info.code === 1000 || info.code === 1001 || info.code === 1005 ||
-        this.#closeRequested);
-    if (normal) {
-      controller.close();
-    } else {
-      const cause = this.#machine.error ?? this.#aborted;
-      controller.error(
-        new ConnectionClosedError(info, undefined, { cause }),
-      );
-    }
+    const normal = this.#readableEnded || info.wasClean &&
+        (info.code === 1000 || info.code === 1001 || info.code === 1005 ||
+          this.#closeRequested);
+    this.#readableEnded = true;
+    if (normal) return Promise.resolve({ value: undefined, done: true });
+    const cause = this.#machine.error ?? this.#aborted;
+    return Promise.reject(
+      new ConnectionClosedError(info, undefined, { cause }),
+    );
+  }
+
+  // The application stopped reading (a cancelled stream, a `break` out of
+  // `for await`): the connection closes.
+  async #stopReading(): Promise<void> {
+    this.#readableEnded = true;
+    await this.close();
   }
 
   #wakeLoop(): void {
@@ -624,7 +642,10 @@ export class Conn implements AsyncDisposable, AsyncIterable<Message> {
   // what the machine answers, and runs the closing handshake to its end.
   async #run(): Promise<void> {
     try {
-      let buffer = new Uint8Array(READ_SIZE);
+      // The read buffer adapts: small while the peer sends little (an idle
+      // connection holds only this), doubling while reads fill it.
+      let size = MIN_READ_SIZE;
+      let buffer = new Uint8Array(size);
       while (!this.#done) {
         this.#dispatch();
         if (this.#machine.hasOutgoing) this.#flush().catch(() => {});
@@ -656,14 +677,20 @@ export class Conn implements AsyncDisposable, AsyncIterable<Message> {
           }
           break;
         }
-        if (n < COPY_LIMIT) {
+        const resize = n === size && size < MAX_READ_SIZE
+          ? size * 2
+          : n < size >> 2 && size > MIN_READ_SIZE
+          ? size >> 1
+          : size;
+        if (n < COPY_LIMIT && resize === size) {
           // The machine may keep views of what it receives (a partial
           // frame, a binary message): a small read is copied out, so the
-          // read buffer is reused and a view never pins 64 KiB.
+          // read buffer is reused and a view never pins a large buffer.
           this.#machine.receive(buffer.slice(0, n));
         } else {
           this.#machine.receive(buffer.subarray(0, n));
-          buffer = new Uint8Array(READ_SIZE);
+          size = resize;
+          buffer = new Uint8Array(size);
         }
       }
       await this.#closeTransport();
@@ -768,21 +795,38 @@ export class Conn implements AsyncDisposable, AsyncIterable<Message> {
         ),
       );
     }
-    for (const chunk of this.#machine.takeOutgoing()) {
-      this.#queue.push(chunk);
-      this.#queuedBytes += chunk.length;
+    if (this.#queue.length === 0 && !this.#machine.hasOutgoing) {
+      return this.#writing ?? Promise.resolve();
     }
-    if (this.#queue.length === 0) return this.#writing ?? Promise.resolve();
     this.#batch ??= deferred<void>();
     const promise = this.#batch.promise;
     if (!this.#writing) this.#writing = this.#writeLoop();
     return promise;
   }
 
+  #takeOutgoing(): void {
+    for (const chunk of this.#machine.takeOutgoing()) {
+      this.#queue.push(chunk);
+      this.#queuedBytes += chunk.length;
+    }
+  }
+
   async #writeLoop(): Promise<void> {
-    // Let the rest of this turn queue its frames too.
+    // Let the rest of this turn queue its frames too, and while the
+    // application is taking messages from the inbox (answering a read that
+    // brought many), let it answer them all: one write instead of many. A
+    // bounded number of microtasks, never a timer.
     await Promise.resolve();
+    let pending = this.#inbox.length - this.#inboxHead;
+    for (let spins = 0, still = 0; pending > 0 && spins < 1024 && still < 4;) {
+      await Promise.resolve();
+      const now = this.#inbox.length - this.#inboxHead;
+      still = now === pending ? still + 1 : 0;
+      pending = now;
+      spins++;
+    }
     try {
+      this.#takeOutgoing();
       while (this.#queue.length > 0 && !this.#done) {
         const chunks = this.#queue;
         const batch = this.#batch!;
@@ -795,6 +839,8 @@ export class Conn implements AsyncDisposable, AsyncIterable<Message> {
         this.#inflightBytes = 0;
         this.#inflight = undefined;
         batch.resolve();
+        this.#takeOutgoing();
+        this.#batch ??= this.#queue.length > 0 ? deferred<void>() : undefined;
       }
     } catch (error) {
       this.#inflightBytes = 0;
