@@ -270,9 +270,12 @@ Deno.test("a thousand open/close cycles leave descriptors and memory where they 
   const after = openFds();
   // The listener is gone too; nothing else is left behind.
   assert.ok(after < before, `descriptors ${before} -> ${after}`);
-  // Heap growth stays far below what a thousand retained connections cost
-  // (the test task runs V8 with --expose-gc).
-  gc?.();
-  const grown = Deno.memoryUsage().heapUsed - heapBefore;
-  assert.ok(grown < 2 * 1024 * 1024, `heap grew by ${grown} bytes`);
+  // Heap growth stays far below what a thousand retained connections cost.
+  if (gc) {
+    // Only meaningful after a collection: `deno task test` runs V8 with
+    // --expose-gc; a plain `deno test` checks descriptors alone.
+    gc();
+    const grown = Deno.memoryUsage().heapUsed - heapBefore;
+    assert.ok(grown < 2 * 1024 * 1024, `heap grew by ${grown} bytes`);
+  }
 });
