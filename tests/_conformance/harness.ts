@@ -9,6 +9,7 @@
 import { dial } from "../../client.ts";
 import type { CloseInfo, Conn } from "../../conn.ts";
 import { ConnectionClosedError } from "../../errors.ts";
+import type { PerMessageDeflateOptions } from "../../permessage_deflate.ts";
 import { serve, type WebSocketServer } from "../../server.ts";
 import {
   acceptFor,
@@ -104,10 +105,30 @@ export interface Case {
   timeout?: number;
   /** Only for one role (a rule that is the client's or the server's). */
   only?: Role;
+  /** How the connection is opened (extension negotiation). */
+  open?: OpenOptions;
 }
 
-/** A case's grade. */
-export type Grade = "passed" | "non-strict" | "failed";
+/** How a target opens a connection: what is offered and answered. */
+export interface OpenOptions {
+  /** Server role: the `Sec-WebSocket-Extensions` lines of our request. */
+  offer?: string[];
+  /** Client role: dial()'s `compression` option. */
+  compression?: boolean | PerMessageDeflateOptions;
+  /** Client role: dial()'s `maxMessageSize`. @default 64 MiB */
+  maxMessageSize?: number;
+  /**
+   * Client role: our `Sec-WebSocket-Extensions` answer to the client's
+   * offer (null when it offered nothing); undefined answers without one.
+   */
+  answer?: (offer: string | null) => string | undefined;
+}
+
+/**
+ * A case's grade. `unimplemented` is Autobahn's grade for a compression case
+ * whose offer the library declines (its messages still echo uncompressed).
+ */
+export type Grade = "passed" | "non-strict" | "unimplemented" | "failed";
 
 /** The result of one case. */
 export interface CaseResult {
@@ -120,9 +141,15 @@ export interface CaseResult {
 export const FAIL_FAST_MS = 2000;
 
 /** The library's side of one connection. */
-interface Opened {
+export interface Opened {
   socket: Deno.TcpConn;
   rest: Uint8Array;
+  /** The HTTP head we read: the server's response or the client's request. */
+  head: string;
+  /** Client role: the `Sec-WebSocket-Extensions` we answered with. */
+  answered?: string;
+  /** The extensions the library's connection reports. */
+  extensions: string;
   /** Resolves with how the library's connection ended. */
   closed: Promise<CloseInfo>;
   /** Errors the library's side raised that a peer must never cause. */
@@ -134,7 +161,27 @@ interface Opened {
 /** A library endpoint to run cases against. */
 export interface Target extends AsyncDisposable {
   readonly role: Role;
-  open(signal: AbortSignal): Promise<Opened>;
+  open(signal: AbortSignal, options?: OpenOptions): Promise<Opened>;
+}
+
+/** Options of {@linkcode ServerTarget}. */
+export interface ServerTargetOptions {
+  /** serve()'s `compression`. @default undefined (off) */
+  compression?: boolean | PerMessageDeflateOptions;
+  /** serve()'s `maxMessageSize`. @default 64 MiB */
+  maxMessageSize?: number;
+}
+
+/** The value of a header in an HTTP head (repeated lines joined with ", "). */
+export function headerValue(head: string, name: string): string | null {
+  const values: string[] = [];
+  for (const line of head.split("\r\n").slice(1)) {
+    const colon = line.indexOf(":");
+    if (colon > 0 && line.slice(0, colon).trim().toLowerCase() === name) {
+      values.push(line.slice(colon + 1).trim());
+    }
+  }
+  return values.length > 0 ? values.join(", ") : null;
 }
 
 function describeError(error: unknown): string {
@@ -150,11 +197,12 @@ export class ServerTarget implements Target {
   readonly errors: unknown[] = [];
   #waiting = new Map<number, PromiseWithResolvers<Conn>>();
 
-  constructor() {
+  constructor(options: ServerTargetOptions = {}) {
     this.server = serve({
       hostname: "127.0.0.1",
       port: 0,
-      maxMessageSize: 64 * 1024 * 1024,
+      maxMessageSize: options.maxMessageSize ?? 64 * 1024 * 1024,
+      compression: options.compression,
       closeTimeout: 3000,
       handshakeTimeout: 3000,
       onListen: () => {},
@@ -174,7 +222,7 @@ export class ServerTarget implements Target {
     return slot;
   }
 
-  async open(signal: AbortSignal): Promise<Opened> {
+  async open(signal: AbortSignal, options: OpenOptions = {}): Promise<Opened> {
     const socket = await Deno.connect({
       hostname: "127.0.0.1",
       port: this.server.addr.port,
@@ -182,12 +230,16 @@ export class ServerTarget implements Target {
     try {
       socket.setNoDelay(true);
       const key = "dGhlIHNhbXBsZSBub25jZQ==";
+      const offer = (options.offer ?? []).map((line) =>
+        `Sec-WebSocket-Extensions: ${line}\r\n`
+      ).join("");
       await writeFully(
         socket,
         toBytes(
           `GET /autobahn HTTP/1.1\r\nHost: 127.0.0.1:${this.server.addr.port}\r\n` +
             `Upgrade: websocket\r\nConnection: Upgrade\r\n` +
-            `Sec-WebSocket-Key: ${key}\r\nSec-WebSocket-Version: 13\r\n\r\n`,
+            `Sec-WebSocket-Key: ${key}\r\nSec-WebSocket-Version: 13\r\n` +
+            `${offer}\r\n`,
         ),
       );
       const head = await readHttpHead(socket);
@@ -215,6 +267,8 @@ export class ServerTarget implements Target {
       return {
         socket,
         rest: head.rest,
+        head: head.head,
+        extensions: conn.extensions,
         closed: conn.closed,
         problems: () => this.errors.slice(seen).map(describeError),
         abort: () => conn.abort(),
@@ -230,6 +284,23 @@ export class ServerTarget implements Target {
   }
 }
 
+/** A 101 answer to a key, with `Sec-WebSocket-Extensions` when given. */
+export async function upgradeResponse(
+  key: string,
+  extensions?: string,
+): Promise<Uint8Array> {
+  return toBytes(
+    "HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\n" +
+      `Connection: Upgrade\r\nSec-WebSocket-Accept: ${await acceptFor(
+        key,
+      )}\r\n` +
+      (extensions === undefined
+        ? ""
+        : `Sec-WebSocket-Extensions: ${extensions}\r\n`) +
+      "\r\n",
+  );
+}
+
 /** A listener that dial() connects to; each connection echoes what it reads. */
 export class ClientTarget implements Target {
   readonly role = "client" as const;
@@ -238,11 +309,13 @@ export class ClientTarget implements Target {
     port: 0,
   });
 
-  async open(): Promise<Opened> {
+  async open(_signal: AbortSignal, options: OpenOptions = {}): Promise<Opened> {
     const port = this.listener.addr.port;
     const dialing = dial(`ws://127.0.0.1:${port}/autobahn`, {
       closeTimeout: 3000,
       handshakeTimeout: 3000,
+      compression: options.compression,
+      maxMessageSize: options.maxMessageSize ?? 64 * 1024 * 1024,
     });
     dialing.catch(() => {});
     const socket = await this.listener.accept();
@@ -252,15 +325,10 @@ export class ClientTarget implements Target {
       const key = request &&
         /\r\nsec-websocket-key: *([^\r]*)\r\n/i.exec(request.head)?.[1];
       if (!request || !key) throw new Error("No upgrade request");
-      await writeFully(
-        socket,
-        toBytes(
-          "HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\n" +
-            `Connection: Upgrade\r\nSec-WebSocket-Accept: ${await acceptFor(
-              key,
-            )}\r\n\r\n`,
-        ),
+      const answered = options.answer?.(
+        headerValue(request.head, "sec-websocket-extensions"),
       );
+      await writeFully(socket, await upgradeResponse(key, answered));
       const conn = await dialing;
       const problems: string[] = [];
       const echo = (async () => {
@@ -275,6 +343,9 @@ export class ClientTarget implements Target {
       return {
         socket,
         rest: request.rest,
+        head: request.head,
+        answered,
+        extensions: conn.extensions,
         closed: Promise.all([conn.closed, echo]).then(([info]) => info),
         problems: () => problems,
         abort: () => conn.abort(),
@@ -455,7 +526,8 @@ function sameEvents(a: Ev[], b: Ev[]): boolean {
     a.every((e, i) => e.kind === b[i].kind && sameBytes(e.data, b[i].data));
 }
 
-function withTimeout<T>(
+/** The promise's value, or "timeout" after `ms`. */
+export function withTimeout<T>(
   promise: Promise<T>,
   ms: number,
 ): Promise<T | "timeout"> {
@@ -480,7 +552,7 @@ export async function runCase(c: Case, target: Target): Promise<CaseResult> {
     ms: Math.round(performance.now() - started),
   });
   const controller = new AbortController();
-  const opening = target.open(controller.signal);
+  const opening = target.open(controller.signal, c.open);
   const opened = await withTimeout(opening, left());
   if (opened === "timeout") {
     controller.abort(new Error("Opening timed out"));

@@ -214,6 +214,12 @@ export interface WireReaderOptions {
   expectMasked?: boolean;
   /** Largest payload before a 1009 (checked once the length is known). */
   maxPayload?: number;
+  /**
+   * Whether RSV1 may be set (permessage-deflate was negotiated); the reader
+   * of the frames checks where. RSV2 and RSV3 are always refused.
+   * @default false
+   */
+  allowRsv1?: boolean;
 }
 
 /**
@@ -226,6 +232,7 @@ export interface WireReaderOptions {
 export class WireReader {
   #buffer: Uint8Array = new Uint8Array(0);
   #expectMasked: boolean | undefined;
+  #reservedMask: number;
   /** Largest payload before a 1009. */
   maxPayload: number | undefined;
   /** Largest continuation payload before a 1009; may change between frames. */
@@ -234,6 +241,7 @@ export class WireReader {
 
   constructor(options: WireReaderOptions = {}) {
     this.#expectMasked = options.expectMasked;
+    this.#reservedMask = options.allowRsv1 ? 3 : 7;
     this.maxPayload = options.maxPayload;
   }
 
@@ -263,7 +271,7 @@ export class WireReader {
     const control = opcode >= 8;
     const expect = this.#expectMasked;
     let why: string | undefined;
-    if (rsv !== 0) why = "reserved bits set";
+    if ((rsv & this.#reservedMask) !== 0) why = "reserved bits set";
     else if ((opcode >= 3 && opcode <= 7) || opcode >= 11) {
       why = `reserved opcode ${opcode}`;
     } else if (control && !fin) why = "fragmented control frame";
@@ -307,6 +315,52 @@ export class WireReader {
     this.#buffer = buf.subarray(headerSize + length);
     return { fin, rsv, opcode, masked, payload };
   }
+}
+
+// ---- Sec-WebSocket-Extensions ----------------------------------------------
+
+/** One element of a `Sec-WebSocket-Extensions` list. */
+export interface ExtensionElement {
+  /** The name, in lower case. */
+  name: string;
+  /** Parameters in order (lower-case names; true for no value). */
+  params: [string, string | true][];
+}
+
+/**
+ * Reads a `Sec-WebSocket-Extensions` value (RFC 6455 section 9.1) the
+ * simple way: elements split at commas, parameters at semicolons, values
+ * after `=` unquoted. Enough for the headers the suite exchanges; undefined
+ * for a syntax error (an empty name, an empty value, a stray quote).
+ */
+export function parseExtensionList(
+  value: string,
+): ExtensionElement[] | undefined {
+  const elements: ExtensionElement[] = [];
+  const token = /^[!#$%&'*+\-.^_`|~0-9A-Za-z]+$/;
+  for (const part of value.split(",")) {
+    if (part.trim() === "") continue;
+    const [name, ...rest] = part.split(";").map((s) => s.trim());
+    if (!token.test(name)) return undefined;
+    const params: [string, string | true][] = [];
+    for (const param of rest) {
+      const eq = param.indexOf("=");
+      if (eq < 0) {
+        if (!token.test(param)) return undefined;
+        params.push([param.toLowerCase(), true]);
+        continue;
+      }
+      const key = param.slice(0, eq).trim();
+      let v = param.slice(eq + 1).trim();
+      if (v.length >= 2 && v.startsWith('"') && v.endsWith('"')) {
+        v = v.slice(1, -1);
+      }
+      if (!token.test(key) || !token.test(v)) return undefined;
+      params.push([key.toLowerCase(), v]);
+    }
+    elements.push({ name: name.toLowerCase(), params });
+  }
+  return elements;
 }
 
 // ---- Reference endpoint ----------------------------------------------------
