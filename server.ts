@@ -565,6 +565,11 @@ export function serve(
   if (typeof handler !== "function") {
     throw new TypeError("Cannot serve: handler is not a function");
   }
+  // A compression option out of range fails here (RangeError), not in
+  // every handshake, offered or not.
+  if (typeof options.compression === "object") {
+    negotiatePerMessageDeflate(null, options.compression);
+  }
   return new Server(options, handler);
 }
 

@@ -8,8 +8,11 @@
  *   100 KiB JSON documents, with and without context takeover.
  * - `deno run -A bench/compression_bench.ts throughput`: echoed messages per
  *   second between our client (this process) and our server (a child
- *   process) over loopback, compression off and on, and the bytes each
- *   message costs on the wire.
+ *   process running `upgrade()` on its own listener, to count the bytes on
+ *   the wire) over loopback, compression off and on (median and range of 5
+ *   rounds after a warm-up round), the CPU time each process spent per
+ *   echo, the bytes each message costs on the wire, and the CPU the rest of
+ *   the machine used meanwhile (other load skews the rates).
  * - `deno run -A bench/compression_bench.ts memory`: RSS growth of a server
  *   process and of a client process holding 500 connections that have each
  *   echoed one message, with compression off and on (each case in fresh
@@ -25,6 +28,7 @@ import {
   type PerMessageDeflateOptions,
 } from "../permessage_deflate.ts";
 import { serve, upgrade } from "../server.ts";
+import { cpuTicks, machineBusyTicks, TICKS_PER_SECOND } from "./_wire.ts";
 
 const encoder = new TextEncoder();
 
@@ -96,6 +100,9 @@ function document(size: number, seed: number): string {
   }
   return JSON.stringify({ page: 1, total: items.length, items });
 }
+
+/** Measured rounds per throughput case, after one warm-up round. */
+const ROUNDS = 5;
 
 const CHAT = chat(1000, 1);
 const CHAT_SIZE = Math.round(
@@ -319,7 +326,7 @@ async function throughput(): Promise<void> {
     clientNoContextTakeover: true,
   };
   const sets: [string, string[], number, number, ThroughputCase[]][] = [
-    [`chat, ${CHAT_SIZE} B`, CHAT, 20_000, 64, [
+    [`chat, ${CHAT_SIZE} B`, CHAT, 50_000, 64, [
       { name: "off", server: false, client: false },
       {
         name: "on, default threshold (1 KiB: not compressed)",
@@ -337,7 +344,7 @@ async function throughput(): Promise<void> {
         client: noTakeover,
       },
     ]],
-    ["JSON document 100 KiB", DOCS, 400, 8, [
+    ["JSON document 100 KiB", DOCS, 1000, 8, [
       { name: "off", server: false, client: false },
       { name: "on, context takeover", server: true, client: true },
       {
@@ -348,32 +355,56 @@ async function throughput(): Promise<void> {
     ]],
   ];
   console.log(
-    "| messages | compression | echoes/s (median of 3) | wire bytes per message, client to server | wire bytes per message, server to client |",
+    "| messages | compression | echoes/s | CPU per echo: client, server | wire bytes per message: client to server, server to client | other load |",
   );
-  console.log("|---|---|---|---|---|");
+  console.log("|---|---|---|---|---|---|");
   for (const [name, messages, count, window, cases] of sets) {
     for (const c of cases) {
       const server = child("echo-server", [JSON.stringify(c.server)]);
       try {
         const { port } = await nextJson<{ port: number }>(server.lines);
         const rates: number[] = [];
+        const clientCpu: number[] = [];
+        const serverCpu: number[] = [];
+        const other: number[] = [];
         let wire = { read: 0, written: 0 };
-        for (let round = 0; round < 4; round++) {
+        for (let round = 0; round <= ROUNDS; round++) {
           const conn = await dial(`ws://127.0.0.1:${port}/`, {
             compression: c.client,
             pingInterval: 0,
             maxMessageSize: 1 << 30,
           });
+          const self = cpuTicks(Deno.pid);
+          const peer = cpuTicks(server.process.pid);
+          const machine = machineBusyTicks();
           const elapsed = await pump(conn, messages, count, window);
+          const selfTicks = cpuTicks(Deno.pid) - self;
+          const peerTicks = cpuTicks(server.process.pid) - peer;
+          const otherTicks = machineBusyTicks() - machine - selfTicks -
+            peerTicks;
           await conn.close();
           wire = await nextJson(server.lines);
           // The first round warms up the JIT.
-          if (round > 0) rates.push(count / (elapsed / 1000));
+          if (round === 0) continue;
+          rates.push(count / (elapsed / 1000));
+          const us = (ticks: number) => ticks / TICKS_PER_SECOND * 1e6 / count;
+          clientCpu.push(us(selfTicks));
+          serverCpu.push(us(peerTicks));
+          other.push(
+            Math.max(0, otherTicks) / TICKS_PER_SECOND / (elapsed / 1000),
+          );
         }
+        const fixed = (n: number) => n.toFixed(n < 100 ? 1 : 0);
         console.log(
-          `| ${name} | ${c.name} | ${median(rates).toFixed(0)} | ${
+          `| ${name} | ${c.name} | ${median(rates).toFixed(0)} (${
+            Math.min(...rates).toFixed(0)
+          }–${Math.max(...rates).toFixed(0)}) | ${
+            fixed(median(clientCpu))
+          } us, ${fixed(median(serverCpu))} us | ${
             (wire.read / count).toFixed(0)
-          } | ${(wire.written / count).toFixed(0)} |`,
+          }, ${(wire.written / count).toFixed(0)} | ${
+            median(other).toFixed(2)
+          } cores |`,
         );
       } finally {
         server.process.kill();
@@ -480,6 +511,7 @@ async function memory(): Promise<void> {
       compression: true,
       message: DOCS[1].slice(0, 64 * 1024),
     },
+    { name: "off, 300 B message", compression: false, message: small },
     {
       name: "on, 300 B message (under the threshold: not compressed)",
       compression: true,
