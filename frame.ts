@@ -398,6 +398,8 @@ export class FrameDecoder {
   #length = -1;
   #maskKey: Uint8Array | undefined;
   #keyBuffer = new Uint8Array(4);
+  #rotatedKey = new Uint8Array(4);
+  #copied = false;
 
   /**
    * Creates a decoder.
@@ -472,15 +474,13 @@ export class FrameDecoder {
     if (length === 0) {
       payload = EMPTY;
     } else {
-      const viewed = this.#take(length);
-      if (key) {
+      const bytes = this.#take(length, key);
+      if (key && !this.#copied) {
         // A view into input we do not own is unmasked into a copy.
-        payload = viewed.owned || this.#ownsInput
-          ? viewed.bytes
-          : new Uint8Array(length);
-        applyMask(viewed.bytes, key, payload);
+        payload = this.#ownsInput ? bytes : new Uint8Array(length);
+        applyMask(bytes, key, payload);
       } else {
-        payload = viewed.bytes;
+        payload = bytes;
       }
     }
     this.#length = -1;
@@ -643,8 +643,9 @@ export class FrameDecoder {
     }
   }
 
-  // Consumes n bytes: a view when they lie in one chunk, else a new copy.
-  #take(n: number): { bytes: Uint8Array; owned: boolean } {
+  // Consumes n bytes: a view when they lie in one chunk, else a new copy,
+  // unmasked while copying when a key is given (#copied says which).
+  #take(n: number, key: Uint8Array | undefined): Uint8Array {
     this.#buffered -= n;
     const chunk = this.#chunks[this.#head];
     const available = chunk.length - this.#offset;
@@ -656,14 +657,23 @@ export class FrameDecoder {
       } else {
         this.#offset += n;
       }
-      return { bytes, owned: false };
+      this.#copied = false;
+      return bytes;
     }
     const bytes = new Uint8Array(n);
+    const rotated = this.#rotatedKey;
     let filled = 0;
     while (filled < n) {
       const c = this.#chunks[this.#head];
       const count = Math.min(n - filled, c.length - this.#offset);
-      bytes.set(c.subarray(this.#offset, this.#offset + count), filled);
+      const piece = c.subarray(this.#offset, this.#offset + count);
+      if (key) {
+        // The key continues where the previous piece left it.
+        for (let i = 0; i < 4; i++) rotated[i] = key[(filled + i) & 3];
+        applyMask(piece, rotated, bytes.subarray(filled, filled + count));
+      } else {
+        bytes.set(piece, filled);
+      }
       filled += count;
       if (this.#offset + count === c.length) {
         this.#dropChunk();
@@ -672,6 +682,7 @@ export class FrameDecoder {
         this.#offset += count;
       }
     }
-    return { bytes, owned: true };
+    this.#copied = true;
+    return bytes;
   }
 }
