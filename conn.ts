@@ -21,6 +21,7 @@ import {
   type ProtocolError,
 } from "./errors.ts";
 import type { Message, ProtocolMachine, SendOptions } from "./machine.ts";
+import { PreparedMessage } from "./prepared.ts";
 
 export type { CloseInfo } from "./errors.ts";
 export type { Message, SendOptions } from "./machine.ts";
@@ -310,7 +311,8 @@ export class Conn implements AsyncDisposable, AsyncIterable<Message> {
   }
 
   /**
-   * Sends a message: a string as text, a `Uint8Array` as binary. Resolves
+   * Sends a message: a string as text, a `Uint8Array` as binary, or a
+   * {@linkcode PreparedMessage} encoded once for many connections. Resolves
    * once its bytes are written to the socket; do not modify the bytes
    * before then. Rejects with {@linkcode ConnectionClosedError} once the
    * connection is closing.
@@ -325,11 +327,20 @@ export class Conn implements AsyncDisposable, AsyncIterable<Message> {
    * await conn.send(new Uint8Array([1, 2, 3]));
    * ```
    */
-  send(data: Message, options?: SendOptions): Promise<void> {
+  send(
+    data: Message | PreparedMessage,
+    options?: SendOptions,
+  ): Promise<void> {
     if (this.#idleTimer !== undefined) this.#lastActivity = performance.now();
     try {
       this.#assertOpen();
-      this.#machine.send(data, options);
+      if (!(data instanceof PreparedMessage)) {
+        this.#machine.send(data, options);
+      } else if (this.#machine.sendPrepared) {
+        this.#machine.sendPrepared(data, options);
+      } else {
+        this.#machine.send(data.data, options);
+      }
     } catch (error) {
       return Promise.reject(error);
     }

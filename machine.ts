@@ -23,6 +23,7 @@
  */
 
 import type { ProtocolError } from "./errors.ts";
+import type { PreparedMessage } from "./prepared.ts";
 
 /** A WebSocket message: `string` for text, `Uint8Array` for binary. */
 export type Message = string | Uint8Array;
@@ -85,6 +86,11 @@ export interface ProtocolMachine {
    * carry and {@linkcode ConnectionClosedError} once closing.
    */
   send(data: Message, options?: SendOptions): void;
+  /**
+   * Queues a message encoded once for many connections; a machine without
+   * this sends `message.data` through {@linkcode ProtocolMachine.send}.
+   */
+  sendPrepared?(message: PreparedMessage, options?: SendOptions): void;
   /** Queues a ping. Throws `TypeError` where the protocol has none. */
   ping(data: Uint8Array): void;
   /** Queues a pong. Throws `TypeError` where the protocol has none. */

@@ -63,3 +63,4 @@ export {
 } from "./errors.ts";
 export { CloseCode, Opcode } from "./frame.ts";
 export type { PerMessageDeflateOptions } from "./permessage_deflate.ts";
+export { PreparedMessage } from "./prepared.ts";

@@ -30,6 +30,7 @@ import {
   frameHeaderSize,
   Opcode,
 } from "./frame.ts";
+import type { PreparedMessage } from "./prepared.ts";
 import type {
   Message,
   ProtocolEvent,
@@ -317,6 +318,25 @@ export class WebSocketProtocol implements ProtocolMachine {
       }
     }
     this.#queueFrame(opcode, payload, rsv1);
+  }
+
+  /**
+   * Queues a message encoded once for many connections: its frame as is on
+   * a server without compression, else its data as an ordinary message.
+   *
+   * @param message The prepared message.
+   * @param options Whether a compression extension may compress it.
+   */
+  sendPrepared(message: PreparedMessage, options?: SendOptions): void {
+    const compressible = this.#extension !== undefined &&
+      options?.compress !== false;
+    if (this.#role === "client" || compressible) {
+      this.send(message.data, options);
+      return;
+    }
+    this.#assertCanSend();
+    this.#cutArena();
+    this.#outgoing.push(message.frame);
   }
 
   /**

@@ -10,7 +10,7 @@
 // --nodelay accepts on its own listener, sets TCP_NODELAY on each socket
 //           and hands it to `upgrade()`, instead of `serve()`.
 
-import { type Conn, serve, upgrade } from "../../mod.ts";
+import { type Conn, PreparedMessage, serve, upgrade } from "../../mod.ts";
 import { exitOnStdinEnd } from "../_wire.ts";
 
 const awaitEach = Deno.args.includes("--await");
@@ -42,9 +42,11 @@ async function sink(conn: Conn): Promise<void> {
   }
 }
 
+// Each message is encoded once and the same frame written to every sink.
 async function source(conn: Conn): Promise<void> {
   for await (const message of conn) {
-    for (const peer of sinks) peer.send(message).catch(ignore);
+    const prepared = new PreparedMessage(message);
+    for (const peer of sinks) peer.send(prepared).catch(ignore);
   }
 }
 
