@@ -1,15 +1,22 @@
 // Small I/O helpers shared by the client and the server handshakes.
 
 import type { Transport } from "./conn.ts";
-import { abortable } from "./_deadline.ts";
+import { abortable, type Deadline } from "./_deadline.ts";
 import { HeadReader, type HeadResult } from "./handshake.ts";
 import { ProtocolError } from "./errors.ts";
 
-/** Reads an HTTP head from a transport, under a signal. */
+// Read buffers for heads, reused: the head reader copies out what it keeps,
+// so a buffer is free again once its read is consumed (never after an abort,
+// when the read may still write into it).
+const HEAD_READ_SIZE = 4096;
+const POOL_LIMIT = 64;
+const pool: Uint8Array<ArrayBuffer>[] = [];
+
+/** Reads an HTTP head from a transport, under a deadline or signal. */
 export async function readHead(
   transport: Transport,
   maxSize: number,
-  signal: AbortSignal,
+  signal: Deadline | AbortSignal,
   initial?: Uint8Array,
 ): Promise<HeadResult> {
   const reader = new HeadReader(maxSize);
@@ -18,9 +25,10 @@ export async function readHead(
     if (done) return done;
   }
   while (true) {
-    const buffer = new Uint8Array(4096);
+    const buffer = pool.pop() ?? new Uint8Array(HEAD_READ_SIZE);
     const n = await abortable(transport.read(buffer), signal);
     if (n === null) {
+      if (pool.length < POOL_LIMIT) pool.push(buffer);
       throw new ProtocolError(
         "UNEXPECTED_EOF",
         reader.bufferedBytes === 0
@@ -28,16 +36,30 @@ export async function readHead(
           : "Connection closed in the middle of an HTTP head",
       );
     }
-    const done = reader.push(buffer.subarray(0, n));
+    let done: HeadResult | undefined;
+    try {
+      done = reader.push(buffer.subarray(0, n));
+    } catch (error) {
+      if (pool.length < POOL_LIMIT) pool.push(buffer);
+      throw error;
+    }
+    if (done) {
+      // What followed the head is a view of the buffer: copied, so that
+      // the buffer goes back to the pool and nothing pins it.
+      if (done.rest.length > 0) {
+        done = { head: done.head, rest: done.rest.slice() };
+      } else done = { head: done.head, rest: new Uint8Array(0) };
+    }
+    if (pool.length < POOL_LIMIT) pool.push(buffer);
     if (done) return done;
   }
 }
 
-/** Writes all of `bytes`, under a signal. */
+/** Writes all of `bytes`, under a deadline or signal. */
 export async function writeAll(
   transport: Transport,
   bytes: Uint8Array,
-  signal?: AbortSignal,
+  signal?: Deadline | AbortSignal,
 ): Promise<void> {
   let offset = 0;
   while (offset < bytes.length) {
@@ -54,7 +76,7 @@ export async function readExact(
   transport: Transport,
   n: number,
   initial: Uint8Array,
-  signal: AbortSignal,
+  signal: Deadline | AbortSignal,
 ): Promise<{ bytes: Uint8Array; rest: Uint8Array }> {
   const bytes = new Uint8Array(n);
   let filled = Math.min(n, initial.length);

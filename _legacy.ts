@@ -3,6 +3,7 @@
 // client.ts call these once they know the peer speaks a draft.
 
 import { Conn, type ConnOptions, type Transport } from "./conn.ts";
+import type { Deadline } from "./_deadline.ts";
 import { ProtocolError } from "./errors.ts";
 import {
   buildHixie75Response,
@@ -31,7 +32,7 @@ export interface HixieAcceptInit extends ConnOptions {
   secure: boolean;
   protocol: string | undefined;
   maxMessageSize: number;
-  signal: AbortSignal;
+  signal: Deadline | AbortSignal;
 }
 
 /** The subprotocol a draft request asks for (one name, not a list). */
@@ -147,7 +148,7 @@ export interface HixieDialInit extends ConnOptions {
   headers?: HeadersInit;
   maxHeadSize: number;
   maxMessageSize: number;
-  signal: AbortSignal;
+  signal: Deadline | AbortSignal;
 }
 
 /** Runs a draft handshake as the client and returns the connection. */

@@ -171,10 +171,10 @@ export async function dial(
   let transport: Transport | undefined;
   try {
     // An already aborted dial opens no connection at all.
-    timer.signal.throwIfAborted();
+    timer.throwIfAborted();
     transport = await abortable(
       connectTransport(target, options.caCerts),
-      timer.signal,
+      timer,
       (late) => late.close(),
     );
     const version = options.version ?? "13";
@@ -197,7 +197,7 @@ export async function dial(
         headers: options.headers,
         maxHeadSize: options.maxHeadSize ?? DEFAULT_MAX_HEAD_SIZE,
         maxMessageSize: options.maxMessageSize ?? DEFAULT_MAX_MESSAGE_SIZE,
-        signal: timer.signal,
+        signal: timer,
         ...pickConnOptions(options),
       });
     }
@@ -223,12 +223,12 @@ export async function dial(
         headers: options.headers,
         extensions: offer,
       }),
-      timer.signal,
+      timer,
     );
     const { head, rest } = await readHead(
       transport,
       options.maxHeadSize ?? DEFAULT_MAX_HEAD_SIZE,
-      timer.signal,
+      timer,
     );
     const response = parseResponseHead(head);
     const agreed = await validateUpgradeResponse(response, {

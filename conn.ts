@@ -21,6 +21,7 @@ import {
   type ProtocolError,
 } from "./errors.ts";
 import type { Message, ProtocolMachine, SendOptions } from "./machine.ts";
+import { cancel, Expiry, schedule } from "./_deadline.ts";
 import { PreparedMessage } from "./prepared.ts";
 
 export type { CloseInfo } from "./errors.ts";
@@ -123,15 +124,23 @@ export interface ConnInit extends ConnOptions {
   onClose?: () => void;
 }
 
+// Where a server hands a Conn a function that makes `request` on first use.
+const REQUEST_BUILDER: unique symbol = Symbol.for(
+  "@seed/websocket/request-builder",
+);
+
 const DEFAULT_CLOSE_TIMEOUT = 10_000;
 const DEFAULT_PING_INTERVAL = 20_000;
 const DEFAULT_PING_TIMEOUT = 20_000;
 const DEFAULT_READ_BUFFER = 64 * 1024;
 // The read buffer's bounds (see #run).
-const MIN_READ_SIZE = 2 * 1024;
+const MIN_READ_SIZE = 256;
 const MAX_READ_SIZE = 64 * 1024;
 // Reads smaller than this are copied out of the reusable read buffer.
 const COPY_LIMIT = 16 * 1024;
+// What arrives after the closing handshake is read here and dropped: one
+// buffer for every connection, as nobody looks at its contents.
+const DISCARD = new Uint8Array(4096);
 // Chunks smaller than this are coalesced into one write.
 const COALESCE_LIMIT = 16 * 1024;
 
@@ -186,8 +195,6 @@ export class Conn implements AsyncDisposable, AsyncIterable<Message> {
   readonly origin: string;
   /** The WebSocket URL, the lineage's location. */
   readonly url: string;
-  /** The upgrade request, on the server side. */
-  readonly request: Request | undefined;
   /** The protocol version spoken: `"13"` (RFC 6455) unless a draft. */
   readonly version: ProtocolVersion;
   /** The local address, when the transport is a socket. */
@@ -201,14 +208,22 @@ export class Conn implements AsyncDisposable, AsyncIterable<Message> {
   /** Longest wait for one socket write, in milliseconds (0 for none). */
   writeTimeout: number;
 
+  #request: Request | (() => Request) | undefined;
   #role: "client" | "server";
   #transport: Transport;
   #machine: ProtocolMachine;
   #closeTimer: ReturnType<typeof setTimeout> | undefined;
-  #echoTimer: ReturnType<typeof setTimeout> | undefined;
+  // The close echo's timer: an immediate (one macrotask) once drained,
+  // a timeout while messages wait.
+  #echoTimer:
+    | ReturnType<typeof setTimeout>
+    | ReturnType<typeof setImmediate>
+    | undefined;
+  #echoImmediate = false;
   #finSent = false;
   #onClose: (() => void) | undefined;
-  #closed = deferred<CloseInfo>();
+  #closed: Deferred<CloseInfo> | undefined; // made on first use
+  #closeInfoFinal: CloseInfo | undefined;
   #done = false;
   #aborted: unknown = undefined;
   #closeRequested = false;
@@ -231,7 +246,9 @@ export class Conn implements AsyncDisposable, AsyncIterable<Message> {
   #pingCounter = 0;
   #pingInterval: number;
   #pingTimeout: number;
-  #keepaliveTimer: ReturnType<typeof setTimeout> | undefined;
+  // Keepalive: one expiry on the shared timer list of its duration, armed
+  // either for the next ping or for the pong of the ping in flight.
+  #keepalive: Expiry | undefined;
   #idleTimeout: number;
   #idleTimer: ReturnType<typeof setTimeout> | undefined;
   #lastActivity = 0;
@@ -251,7 +268,8 @@ export class Conn implements AsyncDisposable, AsyncIterable<Message> {
     this.extensions = init.extensions ?? "";
     this.origin = init.origin ?? "";
     this.url = init.url;
-    this.request = init.request;
+    this.#request = init.request ??
+      (init as { [REQUEST_BUILDER]?: () => Request })[REQUEST_BUILDER];
     this.version = init.version ?? "13";
     this.localAddr = init.transport.localAddr;
     this.remoteAddr = init.transport.remoteAddr;
@@ -269,6 +287,13 @@ export class Conn implements AsyncDisposable, AsyncIterable<Message> {
       this.#lastActivity = performance.now();
       this.#idleTimer = setTimeout(() => this.#checkIdle(), this.#idleTimeout);
     }
+  }
+
+  /** The upgrade request, on the server side (made on first use). */
+  get request(): Request | undefined {
+    const request = this.#request;
+    if (typeof request !== "function") return request;
+    return this.#request = request();
   }
 
   /**
@@ -300,6 +325,10 @@ export class Conn implements AsyncDisposable, AsyncIterable<Message> {
 
   /** Resolves with how the connection ended, once the transport is closed. */
   get closed(): Promise<CloseInfo> {
+    if (this.#closed === undefined) {
+      this.#closed = deferred<CloseInfo>();
+      if (this.#closeInfoFinal) this.#closed.resolve(this.#closeInfoFinal);
+    }
     return this.#closed.promise;
   }
 
@@ -572,8 +601,6 @@ export class Conn implements AsyncDisposable, AsyncIterable<Message> {
     }, this.closeTimeout);
   }
 
-  // Keepalive: one timer per connection, armed either for the next ping or
-  // for the pong of the ping in flight.
   #scheduleKeepalive(): void {
     // The legacy drafts have no pings, hence no keepalive.
     if (
@@ -581,21 +608,19 @@ export class Conn implements AsyncDisposable, AsyncIterable<Message> {
     ) {
       return;
     }
-    this.#keepaliveTimer = setTimeout(
-      () => this.#sendKeepalive(),
-      this.#pingInterval,
-    );
+    const keepalive = this.#keepalive ??= new Expiry();
+    keepalive.fire = () => this.#sendKeepalive();
+    schedule(keepalive, this.#pingInterval);
   }
 
   #sendKeepalive(): void {
     if (this.#done || this.#machine.closeSent) return;
     const pong = this.ping();
-    this.#keepaliveTimer = setTimeout(
-      () => this.abort(timeoutError("Keepalive ping")),
-      this.#pingTimeout,
-    );
+    const keepalive = this.#keepalive!;
+    keepalive.fire = () => this.abort(timeoutError("Keepalive ping"));
+    schedule(keepalive, this.#pingTimeout);
     pong.then(() => {
-      clearTimeout(this.#keepaliveTimer);
+      cancel(keepalive);
       this.#scheduleKeepalive();
     }, () => {});
   }
@@ -617,14 +642,31 @@ export class Conn implements AsyncDisposable, AsyncIterable<Message> {
   // The peer's close frame is answered once the application has been handed
   // every message that came before it, and one more turn of the event loop,
   // so that its answers to those messages leave before the close frame.
-  // A reader that does not drain them delays the answer at most a second.
+  // That turn is a macrotask (setImmediate: every microtask and the I/O
+  // already due run first) rather than a timer, which would hold every
+  // closing handshake for a millisecond or more. A reader that does not
+  // drain them delays the answer at most a second.
   #scheduleCloseEcho(): void {
     const received = this.#machine.closeReceived;
     if (!received || this.#machine.closeSent || this.#done) return;
-    clearTimeout(this.#echoTimer);
+    this.#cancelCloseEcho();
     const drained = this.#inboxHead === this.#inbox.length;
-    const delay = drained ? 0 : Math.min(1000, this.closeTimeout / 2);
-    this.#echoTimer = setTimeout(() => this.#echoClose(), delay);
+    this.#echoImmediate = drained;
+    this.#echoTimer = drained
+      ? setImmediate(() => this.#echoClose())
+      : setTimeout(
+        () => this.#echoClose(),
+        Math.min(1000, this.closeTimeout / 2),
+      );
+  }
+
+  #cancelCloseEcho(): void {
+    const timer = this.#echoTimer;
+    if (timer === undefined) return;
+    this.#echoTimer = undefined;
+    if (this.#echoImmediate) {
+      clearImmediate(timer as ReturnType<typeof setImmediate>);
+    } else clearTimeout(timer as ReturnType<typeof setTimeout>);
   }
 
   #echoClose(): void {
@@ -735,9 +777,8 @@ export class Conn implements AsyncDisposable, AsyncIterable<Message> {
         this.#role === "server" || this.#machine.closeReceived === undefined ||
         this.version === "hixie-75";
       if (weCloseFirst) await this.#sendFin();
-      const scratch = new Uint8Array(4096);
       while (!this.#done) {
-        const n = await this.#read(scratch);
+        const n = await this.#read(DISCARD);
         if (n === null) {
           this.#machine.receiveEof();
           break;
@@ -760,8 +801,11 @@ export class Conn implements AsyncDisposable, AsyncIterable<Message> {
     if (this.#done) return;
     this.#done = true;
     clearTimeout(this.#closeTimer);
-    clearTimeout(this.#echoTimer);
-    clearTimeout(this.#keepaliveTimer);
+    this.#cancelCloseEcho();
+    if (this.#keepalive) {
+      cancel(this.#keepalive);
+      this.#keepalive.fire = undefined;
+    }
     clearTimeout(this.#idleTimer);
     try {
       this.#transport.close();
@@ -790,7 +834,8 @@ export class Conn implements AsyncDisposable, AsyncIterable<Message> {
     this.#reader = undefined;
     reader?.resolve();
     this.#wakeLoop();
-    this.#closed.resolve(info);
+    this.#closeInfoFinal = info;
+    this.#closed?.resolve(info);
   }
 
   // ---- Writing -------------------------------------------------------

@@ -62,7 +62,7 @@ export interface HeadResult {
  * ```
  */
 export class HeadReader {
-  #buffer: Uint8Array;
+  #buffer: Uint8Array | undefined; // made once a head spans chunks
   #length = 0;
   #maxSize: number;
 
@@ -73,7 +73,6 @@ export class HeadReader {
    */
   constructor(maxSize: number = DEFAULT_MAX_HEAD_SIZE) {
     this.#maxSize = maxSize;
-    this.#buffer = new Uint8Array(Math.min(maxSize + 4, 1024));
   }
 
   /** The number of bytes held so far. */
@@ -88,15 +87,27 @@ export class HeadReader {
    * @returns The head and the bytes after it, or undefined for more.
    */
   push(chunk: Uint8Array): HeadResult | undefined {
+    if (this.#length === 0) {
+      // The common case: the whole head in one chunk, copied once.
+      const limit = Math.min(chunk.length, this.#maxSize + 4);
+      for (let i = 0; i + 3 < limit; i++) {
+        if (
+          chunk[i] === 13 && chunk[i + 1] === 10 && chunk[i + 2] === 13 &&
+          chunk[i + 3] === 10
+        ) {
+          return { head: chunk.slice(0, i + 4), rest: chunk.subarray(i + 4) };
+        }
+      }
+    }
     const start = Math.max(0, this.#length - 3);
     // Only as much as could still belong to the head is copied; whatever
     // follows the blank line is handed on as a view.
     const room = this.#maxSize + 4 - this.#length;
     const taken = chunk.subarray(0, Math.min(room, chunk.length));
     this.#grow(this.#length + taken.length);
-    this.#buffer.set(taken, this.#length);
+    this.#buffer!.set(taken, this.#length);
     this.#length += taken.length;
-    const buffer = this.#buffer;
+    const buffer = this.#buffer!;
     for (let i = start; i + 3 < this.#length; i++) {
       if (
         buffer[i] === 13 && buffer[i + 1] === 10 && buffer[i + 2] === 13 &&
@@ -124,11 +135,12 @@ export class HeadReader {
   }
 
   #grow(size: number): void {
-    if (size <= this.#buffer.length) return;
+    const current = this.#buffer?.length ?? 0;
+    if (size <= current && this.#buffer) return;
     const next = new Uint8Array(
-      Math.min(Math.max(size, this.#buffer.length * 2), this.#maxSize + 4),
+      Math.min(Math.max(size, current * 2, 1024), this.#maxSize + 4),
     );
-    next.set(this.#buffer.subarray(0, this.#length));
+    if (this.#buffer) next.set(this.#buffer.subarray(0, this.#length));
     this.#buffer = next;
   }
 }
@@ -161,7 +173,13 @@ const TOKEN = /^[!#$%&'*+\-.^_`|~0-9A-Za-z]+$/;
 // Field values: visible characters, spaces, tabs and obs-text.
 const FIELD_VALUE = /^[\t\x20-\x7e\x80-\xff]*$/;
 
+const ascii = new TextDecoder();
+
 function latin1(bytes: Uint8Array): string {
+  // ASCII (every usual head) decodes the same as UTF-8, natively.
+  let i = 0;
+  while (i < bytes.length && bytes[i] < 0x80) i++;
+  if (i === bytes.length) return ascii.decode(bytes);
   let text = "";
   for (let i = 0; i < bytes.length; i += 4096) {
     text += String.fromCharCode(...bytes.subarray(i, i + 4096));
@@ -375,7 +393,11 @@ export function isValidClientKey(key: string): boolean {
  * ```
  */
 export async function computeAccept(key: string): Promise<string> {
-  const data = new TextEncoder().encode(key + WEBSOCKET_GUID);
+  const text = key + WEBSOCKET_GUID;
+  // A valid key is printable ASCII: its bytes are its char codes.
+  const data = /^[\x20-\x7e]*$/.test(text)
+    ? encodeLatin1(text)
+    : new TextEncoder().encode(text);
   return base64(new Uint8Array(await crypto.subtle.digest("SHA-1", data)));
 }
 
@@ -544,6 +566,11 @@ export interface UpgradeResponseInit {
   headers?: HeadersInit;
 }
 
+// A header value Headers would keep as it is: no surrounding whitespace,
+// no CR, LF or NUL, nothing past Latin-1.
+const PLAIN_VALUE =
+  /^(?:[\x21-\x7e\x80-\xff](?:[\t\x20-\x7e\x80-\xff]*[\x21-\x7e\x80-\xff])?)?$/;
+
 function headLines(first: string, headers: Headers): string {
   let text = first + "\r\n";
   for (const [name, value] of headers) text += `${name}: ${value}\r\n`;
@@ -573,6 +600,24 @@ function encodeLatin1(text: string): Uint8Array<ArrayBuffer> {
 export async function buildUpgradeResponse(
   init: UpgradeResponseInit,
 ): Promise<Uint8Array<ArrayBuffer>> {
+  if (
+    init.headers === undefined &&
+    (init.protocol === undefined || PLAIN_VALUE.test(init.protocol)) &&
+    (!init.extensions || PLAIN_VALUE.test(init.extensions))
+  ) {
+    // The usual response, written directly: the same bytes as through
+    // Headers (lower-case names, sorted), without its validation and sort.
+    const accept = await computeAccept(init.key);
+    let text = "HTTP/1.1 101 Switching Protocols\r\nconnection: Upgrade\r\n" +
+      `sec-websocket-accept: ${accept}\r\n`;
+    if (init.extensions) {
+      text += `sec-websocket-extensions: ${init.extensions}\r\n`;
+    }
+    if (init.protocol !== undefined) {
+      text += `sec-websocket-protocol: ${init.protocol}\r\n`;
+    }
+    return encodeLatin1(text + "upgrade: websocket\r\n\r\n");
+  }
   const headers = new Headers(init.headers);
   headers.set("Upgrade", "websocket");
   headers.set("Connection", "Upgrade");

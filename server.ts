@@ -16,7 +16,12 @@
  * @module
  */
 
-import { Conn, type ConnOptions, type Transport } from "./conn.ts";
+import {
+  Conn,
+  type ConnInit,
+  type ConnOptions,
+  type Transport,
+} from "./conn.ts";
 import { ConnectionClosedError, ProtocolError } from "./errors.ts";
 import {
   buildResponseHead,
@@ -29,7 +34,7 @@ import {
   validateUpgradeRequest,
 } from "./handshake.ts";
 import { DEFAULT_MAX_MESSAGE_SIZE, WebSocketProtocol } from "./protocol.ts";
-import { deadline } from "./_deadline.ts";
+import { Deadline } from "./_deadline.ts";
 import { detectVersion } from "./hixie.ts";
 import {
   acceptHixie,
@@ -266,7 +271,8 @@ function upgradeRequired(): Response {
   });
 }
 
-function toRequest(head: RequestHead, secure: boolean): Request {
+// The request's URL, checked as `new Request` would need it.
+function requestUrl(head: RequestHead, secure: boolean): URL {
   const host = head.headers.get("host") ?? "";
   let url: URL;
   try {
@@ -281,10 +287,76 @@ function toRequest(head: RequestHead, secure: boolean): Request {
       { status: 400, cause },
     );
   }
-  return new Request(url, {
-    method: head.method,
-    headers: head.headers,
-  });
+  return url;
+}
+
+// The key under which a Conn receives a function that makes its `request`
+// on first use (see conn.ts).
+const REQUEST_BUILDER: unique symbol = Symbol.for(
+  "@seed/websocket/request-builder",
+);
+
+const ascii = new TextDecoder();
+
+// The upgrade Request, from the bytes of a head that parseRequestHead has
+// accepted. Header lines are appended one by one: much cheaper than giving
+// `new Request` a Headers to copy, with the same result.
+function makeRequest(head: Uint8Array, href: string, method: string): Request {
+  const request = method === "GET"
+    ? new Request(href)
+    : new Request(href, { method });
+  const headers = request.headers;
+  let text = "";
+  let i = 0;
+  while (i < head.length && head[i] < 0x80) i++;
+  if (i === head.length) text = ascii.decode(head);
+  else for (const byte of head) text += String.fromCharCode(byte);
+  const lines = text.split("\r\n");
+  for (let n = 1; n < lines.length; n++) {
+    const line = lines[n];
+    if (line === "") continue;
+    const colon = line.indexOf(":");
+    headers.append(
+      line.slice(0, colon),
+      line.slice(colon + 1).replace(/^[ \t]+|[ \t]+$/g, ""),
+    );
+  }
+  return request;
+}
+
+// Makes the upgrade Request on demand. A function of its own, so that the
+// closure holds only these three values.
+function requestBuilder(
+  head: Uint8Array,
+  href: string,
+  method: string,
+): () => Request {
+  return () => makeRequest(head, href, method);
+}
+
+// A function of its own, so that the Conn's callback holds only the extension.
+function closer(extension: { close(): void }): () => void {
+  return () => extension.close();
+}
+
+function originAllowed(
+  policy: OriginPolicy,
+  origin: string | null,
+  host: string,
+  request: () => Request,
+): boolean {
+  if (policy === "any") return true;
+  if (typeof policy === "function") return policy(origin ?? "", request());
+  if (origin === null) return policy === "same-origin";
+  if (policy === "same-origin") {
+    try {
+      const from = new URL(origin);
+      return from.host.toLowerCase() === host;
+    } catch {
+      return false;
+    }
+  }
+  return policy.includes(origin);
 }
 
 /**
@@ -309,18 +381,15 @@ export function isOriginAllowed(
   request: Request,
 ): boolean {
   const origin = request.headers.get("origin");
-  if (policy === "any") return true;
-  if (typeof policy === "function") return policy(origin ?? "", request);
-  if (origin === null) return policy === "same-origin";
-  if (policy === "same-origin") {
-    try {
-      const from = new URL(origin);
-      return from.host.toLowerCase() === new URL(request.url).host;
-    } catch {
-      return false;
-    }
+  if (policy === "any" || typeof policy === "function" || origin === null) {
+    return originAllowed(policy, origin, "", () => request);
   }
-  return policy.includes(origin);
+  return originAllowed(
+    policy,
+    origin,
+    new URL(request.url).host,
+    () => request,
+  );
 }
 
 /**
@@ -346,31 +415,49 @@ export function isOriginAllowed(
  * }
  * ```
  */
-export async function upgrade(
+export function upgrade(
   transport: Transport,
   options: UpgradeSocketOptions = {},
 ): Promise<Conn> {
-  using timer = deadline(
-    options.handshakeTimeout ?? DEFAULT_HANDSHAKE_TIMEOUT,
-    "Opening handshake",
-    options.signal,
+  return handshake(
+    transport,
+    options,
+    new Deadline(
+      options.handshakeTimeout ?? DEFAULT_HANDSHAKE_TIMEOUT,
+      "Opening handshake",
+      options.signal,
+    ),
   );
-  const info: PeerInfo = { remoteAddr: transport.remoteAddr };
+}
+
+// The server side of the opening handshake, under `timer` (which it
+// disposes of): the timeout, the caller's signal, a server's shutdown.
+async function handshake(
+  transport: Transport,
+  options: UpgradeOptions & { head?: Uint8Array; secure?: boolean },
+  timer: Deadline,
+): Promise<Conn> {
+  using _timer = timer;
   let method = "GET";
   let answered = false;
   try {
     const { head, rest } = await readHead(
       transport,
       options.maxHeadSize ?? DEFAULT_MAX_HEAD_SIZE,
-      timer.signal,
+      timer,
       options.head,
     );
     const parsed = parseRequestHead(head);
     method = parsed.method;
-    const request = toRequest(parsed, options.secure ?? false);
+    const url = requestUrl(parsed, options.secure ?? false);
+    // The Request is made only for the hooks that take one (and for
+    // Conn.request, on first use).
+    let made: Request | undefined;
+    const request = () => made ??= makeRequest(head, url.href, parsed.method);
+    const info = (): PeerInfo => ({ remoteAddr: transport.remoteAddr });
     if (!isUpgradeRequest(parsed.headers)) {
       const response = options.fallback
-        ? await options.fallback(request, info)
+        ? await options.fallback(request(), info())
         : upgradeRequired();
       await respond(transport, response, method);
       throw new ProtocolError(
@@ -410,14 +497,23 @@ export async function upgrade(
     const offered = asked?.protocols ??
       hixieRequestedProtocols(legacy!, parsed.headers);
     const origin = parsed.headers.get("origin");
-    if (!isOriginAllowed(options.checkOrigin ?? "same-origin", request)) {
+    if (
+      !originAllowed(
+        options.checkOrigin ?? "same-origin",
+        origin,
+        url.host,
+        request,
+      )
+    ) {
       throw new ProtocolError(
         "BAD_ORIGIN",
         `Origin ${JSON.stringify(origin)} is not allowed`,
         { status: 403 },
       );
     }
-    const refusal = await options.beforeUpgrade?.(request, info);
+    const refusal = options.beforeUpgrade
+      ? await options.beforeUpgrade(request(), info())
+      : undefined;
     if (refusal) {
       await respond(transport, refusal, method);
       throw new ProtocolError(
@@ -428,7 +524,7 @@ export async function upgrade(
     }
     const policy = options.protocols ?? [];
     const protocol = typeof policy === "function"
-      ? policy(offered, request)
+      ? policy(offered, request())
       : selectProtocol(offered, policy);
     if (protocol !== undefined && !offered.includes(protocol)) {
       throw new TypeError(
@@ -441,12 +537,12 @@ export async function upgrade(
         version: legacy!,
         transport,
         head: parsed,
-        request,
+        request: request(),
         rest,
         secure: options.secure ?? false,
         protocol,
         maxMessageSize: options.maxMessageSize ?? DEFAULT_MAX_MESSAGE_SIZE,
-        signal: timer.signal,
+        signal: timer,
         ...pickConnOptions(options),
       });
     }
@@ -464,7 +560,7 @@ export async function upgrade(
         protocol,
         extensions: deflate?.header,
       }),
-      timer.signal,
+      timer,
     );
     return new Conn({
       role: "server",
@@ -479,15 +575,18 @@ export async function upgrade(
       head: rest,
       protocol: protocol ?? "",
       extensions: deflate?.header ?? "",
-      onClose: () => deflate?.extension.close(),
+      onClose: deflate ? closer(deflate.extension) : undefined,
       origin: origin ?? "",
-      url: request.url.replace(/^http/, "ws"),
-      request,
+      url: url.href.replace(/^http/, "ws"),
+      request: made,
+      [REQUEST_BUILDER]: made
+        ? undefined
+        : requestBuilder(head, url.href, method),
       version: String(asked.version) as "13" | "8" | "7",
       ...pickConnOptions(options),
-    });
+    } as ConnInit);
   } catch (error) {
-    if (error instanceof ProtocolError && !timer.signal.aborted && !answered) {
+    if (error instanceof ProtocolError && !timer.aborted && !answered) {
       // Answer what we can; the socket may already be gone.
       await respond(transport, errorResponse(error), method).catch(() => {});
     } else {
@@ -579,14 +678,18 @@ class Server implements WebSocketServer {
   #listener: Deno.Listener;
   #options: ServeOptions;
   #handler: Handler;
+  #upgradeOptions: ServeOptions & { secure: boolean };
   #conns = new Set<Conn>();
-  #handshakes = new Set<AbortController>();
-  #tasks = new Set<Promise<void>>();
+  #handshakes = new Set<Deadline>();
+  #active = 0; // sockets being served
+  #drained: PromiseWithResolvers<void> | undefined;
+  #failure: { error: unknown } | undefined;
   #stopping = false;
   #onError: (error: unknown) => void;
 
   constructor(options: ServeOptions, handler: Handler) {
     this.#options = options;
+    this.#upgradeOptions = { ...options, secure: options.cert !== undefined };
     this.#handler = handler;
     this.#onError = options.onError ?? ((error) => console.error(error));
     const hostname = options.hostname ?? "0.0.0.0";
@@ -609,46 +712,74 @@ class Server implements WebSocketServer {
   async #accept(): Promise<void> {
     try {
       for await (const socket of this.#listener) {
-        this.#track(this.#serveSocket(socket));
+        this.#active++;
+        this.#serveSocket(socket);
       }
     } catch (error) {
       if (!this.#stopping) this.#onError(error);
     }
-    while (this.#tasks.size > 0) await Promise.all(this.#tasks);
-  }
-
-  #track(task: Promise<void>): void {
-    this.#tasks.add(task);
-    task.finally(() => this.#tasks.delete(task));
-  }
-
-  async #serveSocket(socket: Deno.Conn): Promise<void> {
-    noDelay(socket);
-    const { maxConnections = Infinity, maxHandshakes = 1024 } = this.#options;
-    if (
-      this.#handshakes.size >= maxHandshakes ||
-      this.#handshakes.size + this.#conns.size >= maxConnections
-    ) {
-      const busy = new Response("Server busy: try again later\n", {
-        status: 503,
-        headers: { "Retry-After": "1" },
-      });
-      await respond(socket, busy, "GET").catch(() => {});
-      return;
+    while (this.#active > 0) {
+      this.#drained = Promise.withResolvers<void>();
+      await this.#drained.promise;
     }
-    const controller = new AbortController();
-    this.#handshakes.add(controller);
-    let conn: Conn;
+    if (this.#failure) throw this.#failure.error;
+  }
+
+  // Serves one socket; never rejects (an error escaping onError is kept for
+  // `finished`).
+  async #serveSocket(socket: Deno.Conn): Promise<void> {
     try {
-      conn = await upgrade(socket, {
-        ...this.#options,
-        secure: this.#options.cert !== undefined,
-        signal: controller.signal,
-      });
+      noDelay(socket);
+      const { maxConnections = Infinity, maxHandshakes = 1024 } = this.#options;
+      if (
+        this.#handshakes.size >= maxHandshakes ||
+        this.#handshakes.size + this.#conns.size >= maxConnections
+      ) {
+        const busy = new Response("Server busy: try again later\n", {
+          status: 503,
+          headers: { "Retry-After": "1" },
+        });
+        await respond(socket, busy, "GET").catch(() => {});
+        return;
+      }
+      const conn = await this.#upgrade(socket);
+      if (conn === undefined) return;
+      this.#conns.add(conn);
+      try {
+        if (this.#stopping) conn.close(1001).catch(() => {});
+        await this.#handler(conn);
+        await conn.close(1000).catch(() => {});
+      } catch (error) {
+        // A peer that closed abnormally is the peer's business; anything
+        // else escaping the handler is a bug for the application to see.
+        if (!(error instanceof ConnectionClosedError)) this.#onError(error);
+        await conn.close(1011).catch(() => conn.abort());
+      } finally {
+        await conn.closed;
+        this.#conns.delete(conn);
+      }
+    } catch (error) {
+      this.#failure ??= { error };
+    } finally {
+      if (--this.#active === 0) this.#drained?.resolve();
+    }
+  }
+
+  // The handshake, cancelled by shutdown(); undefined when it failed. Its
+  // own function, so that nothing of it stays with the connection.
+  async #upgrade(socket: Deno.Conn): Promise<Conn | undefined> {
+    const timer = new Deadline(
+      this.#options.handshakeTimeout ?? DEFAULT_HANDSHAKE_TIMEOUT,
+      "Opening handshake",
+    );
+    this.#handshakes.add(timer);
+    try {
+      return await handshake(socket, this.#upgradeOptions, timer);
     } catch (error) {
       // Refused upgrades, fallback pages and timeouts end here: they are
       // the peer's business, not the application's.
-      if (!(error instanceof ProtocolError) && !controller.signal.aborted) {
+      const shutDown = this.#stopping && timer.aborted;
+      if (!(error instanceof ProtocolError) && !shutDown) {
         if (
           !(error instanceof DOMException) &&
           !(error instanceof Deno.errors.ConnectionReset)
@@ -656,23 +787,9 @@ class Server implements WebSocketServer {
           this.#onError(error);
         }
       }
-      return;
+      return undefined;
     } finally {
-      this.#handshakes.delete(controller);
-    }
-    this.#conns.add(conn);
-    try {
-      if (this.#stopping) conn.close(1001).catch(() => {});
-      await this.#handler(conn);
-      await conn.close(1000).catch(() => {});
-    } catch (error) {
-      // A peer that closed abnormally is the peer's business; anything
-      // else escaping the handler is a bug for the application to see.
-      if (!(error instanceof ConnectionClosedError)) this.#onError(error);
-      await conn.close(1011).catch(() => conn.abort());
-    } finally {
-      await conn.closed;
-      this.#conns.delete(conn);
+      this.#handshakes.delete(timer);
     }
   }
 
