@@ -51,7 +51,7 @@ async function source(conn: Conn): Promise<void> {
 }
 
 function route(conn: Conn): Promise<void> {
-  const path = conn.request ? new URL(conn.request.url).pathname : "/";
+  const path = new URL(conn.url).pathname;
   if (path === "/broadcast-sink") return sink(conn);
   if (path === "/broadcast-source") return source(conn);
   return echo(conn);
