@@ -717,7 +717,9 @@ export class Conn implements AsyncDisposable, AsyncIterable<Message> {
           await this.#wake.promise;
           continue;
         }
-        const n = await this.#read(buffer);
+        // The rest of a large frame may be read straight into its payload.
+        const target = this.#machine.readTarget?.();
+        const n = await this.#read(target ?? buffer);
         if (this.#done) return;
         if (n === null) {
           this.#machine.receiveEof();
@@ -729,6 +731,10 @@ export class Conn implements AsyncDisposable, AsyncIterable<Message> {
             if (this.#done) return;
           }
           break;
+        }
+        if (target) {
+          this.#machine.receiveInto!(n);
+          continue;
         }
         const resize = n === size && size < MAX_READ_SIZE
           ? size * 2

@@ -400,6 +400,8 @@ export class FrameDecoder {
   #keyBuffer = new Uint8Array(4);
   #rotatedKey = new Uint8Array(4);
   #copied = false;
+  #direct: Uint8Array | undefined;
+  #directFilled = 0;
 
   /**
    * Creates a decoder.
@@ -453,8 +455,61 @@ export class FrameDecoder {
    */
   push(chunk: Uint8Array): void {
     if (chunk.length === 0) return;
+    if (this.#direct) {
+      throw new TypeError(
+        "Cannot push: the rest of the payload goes to payloadTarget()",
+      );
+    }
     this.#chunks.push(chunk);
     this.#buffered += chunk.length;
+  }
+
+  /**
+   * For a large payload already well under way (at least a quarter of it
+   * received, and at least `minimum` bytes still to come): the buffer the
+   * transport may read the rest of it into directly, sparing one copy of
+   * every byte; report what was read with
+   * {@linkcode FrameDecoder.receivedDirect}. Once it has returned a buffer,
+   * it returns the rest of that buffer until the payload is complete, and
+   * {@linkcode FrameDecoder.push} may not be used meanwhile. Memory stays
+   * within four times what the peer has actually sent.
+   *
+   * @param minimum The least number of bytes to come that pays.
+   * @returns The buffer to read into, or undefined to use `push()`.
+   */
+  payloadTarget(minimum: number): Uint8Array | undefined {
+    const length = this.#length;
+    if (length < 0) return undefined;
+    if (this.#direct) return this.#direct.subarray(this.#directFilled);
+    const buffered = this.#buffered;
+    if (length - buffered < minimum || buffered * 4 < length) {
+      return undefined;
+    }
+    // The payload's own buffer: what arrived so far goes in first (still
+    // masked; it is unmasked in place once complete).
+    const direct = new Uint8Array(length);
+    let filled = 0;
+    while (this.#buffered > 0) {
+      const c = this.#chunks[this.#head];
+      direct.set(c.subarray(this.#offset), filled);
+      filled += c.length - this.#offset;
+      this.#buffered -= c.length - this.#offset;
+      this.#dropChunk();
+      this.#offset = 0;
+    }
+    this.#direct = direct;
+    this.#directFilled = filled;
+    return direct.subarray(filled);
+  }
+
+  /**
+   * Reports `n` bytes read into the buffer from
+   * {@linkcode FrameDecoder.payloadTarget}.
+   *
+   * @param n The number of bytes read.
+   */
+  receivedDirect(n: number): void {
+    this.#directFilled += n;
   }
 
   /**
@@ -467,11 +522,18 @@ export class FrameDecoder {
   next(): Frame | undefined {
     if (this.#length < 0 && !this.#readHeader()) return undefined;
     const length = this.#length;
-    if (this.#buffered < length) return undefined;
     const first = this.#first;
     const key = this.#maskKey;
     let payload: Uint8Array;
-    if (length === 0) {
+    if (this.#direct) {
+      if (this.#directFilled < length) return undefined;
+      payload = this.#direct;
+      this.#direct = undefined;
+      this.#directFilled = 0;
+      if (key) applyMask(payload, key, payload);
+    } else if (this.#buffered < length) {
+      return undefined;
+    } else if (length === 0) {
       payload = EMPTY;
     } else {
       const bytes = this.#take(length, key);

@@ -72,6 +72,15 @@ export interface ProtocolMachine {
    * violation fails the connection (see {@linkcode ProtocolMachine.error}).
    */
   receive(data: Uint8Array): void;
+  /**
+   * Where the transport may read the next bytes directly (the rest of a
+   * large frame's payload), or undefined to read as usual and call
+   * {@linkcode ProtocolMachine.receive}; bytes read there are reported with
+   * {@linkcode ProtocolMachine.receiveInto}.
+   */
+  readTarget?(): Uint8Array | undefined;
+  /** Reports `n` bytes read into the buffer from `readTarget()`. */
+  receiveInto?(n: number): void;
   /** Tells the machine the peer closed its side of the transport. */
   receiveEof(): void;
   /** Takes the events produced so far, oldest first. */

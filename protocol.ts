@@ -111,6 +111,9 @@ const ZERO_COPY_THRESHOLD = 16 * 1024;
 const encoder = new TextEncoder();
 const strictDecoder = new TextDecoder("utf-8", { fatal: true });
 const EMPTY = new Uint8Array(0);
+// A frame with at least this much still to come is read straight into its
+// payload buffer (see readTarget).
+const DIRECT_READ_MINIMUM = 128 * 1024;
 // Frames up to this size are encoded into the arena (see #queueSmall).
 const ARENA_FRAME_LIMIT = 1024;
 const ARENA_SIZE = 16 * 1024;
@@ -240,6 +243,33 @@ export class WebSocketProtocol implements ProtocolMachine {
   receive(data: Uint8Array): void {
     if (this.#state === "closed" || this.#closeReceived) return;
     this.#decoder.push(data);
+    this.#decode();
+  }
+
+  /**
+   * Where the transport may read the rest of a large frame directly (see
+   * `FrameDecoder.payloadTarget`), or undefined to read as usual and call
+   * {@linkcode WebSocketProtocol.receive}.
+   *
+   * @returns The buffer to read into, if any.
+   */
+  readTarget(): Uint8Array | undefined {
+    if (this.#state === "closed" || this.#closeReceived) return undefined;
+    return this.#decoder.payloadTarget(DIRECT_READ_MINIMUM);
+  }
+
+  /**
+   * Reports `n` bytes read into the buffer from
+   * {@linkcode WebSocketProtocol.readTarget}.
+   *
+   * @param n The number of bytes read.
+   */
+  receiveInto(n: number): void {
+    this.#decoder.receivedDirect(n);
+    this.#decode();
+  }
+
+  #decode(): void {
     try {
       for (
         let frame = this.#decoder.next();

@@ -827,3 +827,59 @@ Deno.test("Opcode and CloseCode hold the RFC 6455 values", () => {
   assert.equal(CloseCode.InternalError, 1011);
   assert.equal(CloseCode.TlsHandshake, 1015);
 });
+
+Deno.test("FrameDecoder.payloadTarget() lets the rest of a large payload be read in place", () => {
+  for (const mask of [false, true]) {
+    const payload = randomBytes(300_000, mask ? 11 : 12);
+    const bytes = encodeFrame(
+      { opcode: Opcode.Binary, payload },
+      { mask, maskKey: new Uint8Array([9, 8, 7, 6]) },
+    );
+    const decoder = new FrameDecoder({ role: mask ? "server" : "client" });
+    // Too little has arrived yet: no target (memory stays within 4x of it).
+    decoder.push(bytes.subarray(0, 1000));
+    assert.equal(decoder.next(), undefined);
+    assert.equal(decoder.payloadTarget(1024), undefined);
+    decoder.push(bytes.subarray(1000, 100_000));
+    assert.equal(decoder.next(), undefined);
+    let offset = 100_000;
+    let target = decoder.payloadTarget(1024);
+    assert.ok(target);
+    assert.equal(target.length, bytes.length - offset);
+    assert.throws(() => decoder.push(new Uint8Array(1)), TypeError);
+    // The transport fills the target in uneven reads.
+    while (target) {
+      const n = Math.min(target.length, 70_001);
+      target.set(bytes.subarray(offset, offset + n));
+      offset += n;
+      decoder.receivedDirect(n);
+      const frame = decoder.next();
+      if (offset < bytes.length) {
+        assert.equal(frame, undefined);
+        target = decoder.payloadTarget(1024);
+      } else {
+        assert.ok(frame);
+        assert.deepEqual(frame.payload, payload);
+        target = undefined;
+      }
+    }
+    // Afterwards the decoder takes pushed bytes again.
+    decoder.push(
+      encodeFrame({ opcode: Opcode.Text, payload: new Uint8Array([0x48]) }, {
+        mask,
+      }),
+    );
+    assert.deepEqual([...decoder.next()!.payload], [0x48]);
+  }
+});
+
+Deno.test("FrameDecoder.payloadTarget() is undefined when little is left to come", () => {
+  const payload = randomBytes(200_000, 13);
+  const bytes = encodeFrame({ opcode: Opcode.Binary, payload });
+  const decoder = new FrameDecoder({ role: "client" });
+  decoder.push(bytes.subarray(0, bytes.length - 100));
+  assert.equal(decoder.next(), undefined);
+  assert.equal(decoder.payloadTarget(1024), undefined);
+  decoder.push(bytes.subarray(bytes.length - 100));
+  assert.deepEqual(decoder.next()!.payload, payload);
+});
