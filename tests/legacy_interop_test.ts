@@ -194,8 +194,8 @@ interop(
   },
 );
 
-// examples/echo_server.ts does not enable the legacy drafts (yet): the drafts
-// are checked against a serve() with the example's settings plus `versions`.
+// The drafts against an in-process serve() with the example's settings, so
+// that the server side of the connection can be inspected too.
 for (const [version, flag] of [["hixie-76", "76"], ["hixie-75", "75"]]) {
   interop(`the Perl client speaks ${version} to our echo server`, async () => {
     const served = Promise.withResolvers<
@@ -290,4 +290,80 @@ for (const version of ["hixie-76", "hixie-75", "13"] as const) {
         : "closed eof",
     ]);
   });
+}
+
+// ---- The examples with the independent peers, in every version ------------
+
+for (const [version, flag] of [["hixie-76", "76"], ["hixie-75", "75"]]) {
+  interop(
+    `the Perl client speaks ${version} to examples/echo_server.ts`,
+    async () => {
+      await using example = new Peer(Deno.execPath(), [
+        "run",
+        "-A",
+        new URL("examples/echo_server.ts", ROOT).href,
+        "--port",
+        "0",
+      ]);
+      const listening = await example.line();
+      const match = /^Listening on ws:\/\/127\.0\.0\.1:(\d+)\/$/.exec(
+        listening,
+      );
+      assert.ok(match, `unexpected first line: ${listening}`);
+      const url = `ws://127.0.0.1:${match[1]}/echo?x=1`;
+      const { code, lines, stderr } = await runPerlClient([
+        "--version",
+        flag,
+        "--protocol",
+        "chat",
+        url,
+        ...TEXTS,
+      ]);
+      assert.equal(code, 0, `the Perl client failed: ${stderr}`);
+      assert.deepEqual(lines, [
+        `open location=${url} origin=http://127.0.0.1:${
+          match[1]
+        } protocol=chat`,
+        ...TEXTS.map((text) => `echo ${text}`),
+        version === "hixie-76" ? "closed handshake" : "closed eof",
+      ]);
+    },
+  );
+}
+
+for (const version of ["hixie-76", "hixie-75", "13"] as const) {
+  interop(
+    `examples/echo_client.ts speaks ${version} to the Perl echo server`,
+    async () => {
+      await using peer = new Peer("perl", [SERVER.pathname]);
+      const listening = await peer.line();
+      const match = /^listening (\d+)$/.exec(listening);
+      assert.ok(match, `unexpected first line: ${listening}`);
+      const child = new Deno.Command(Deno.execPath(), {
+        args: [
+          "run",
+          "-A",
+          new URL("examples/echo_client.ts", ROOT).href,
+          `ws://127.0.0.1:${match[1]}/perl`,
+          "--version",
+          version,
+        ],
+        cwd: ROOT,
+        stdin: "piped",
+        stdout: "piped",
+        stderr: "piped",
+      }).spawn();
+      const lines = ["first line", "zweite Zeile ✓"];
+      const writer = child.stdin.getWriter();
+      await writer.write(new TextEncoder().encode(lines.join("\n") + "\n"));
+      await writer.close();
+      const output = await child.output();
+      const stderr = decoder.decode(output.stderr);
+      assert.equal(output.code, 0, `echo_client failed: ${stderr}`);
+      assert.deepEqual(
+        decoder.decode(output.stdout).replace(/\n$/, "").split("\n"),
+        lines,
+      );
+    },
+  );
 }
