@@ -18,7 +18,7 @@ import {
 } from "./hixie.ts";
 import { HixieProtocol } from "./hixie_protocol.ts";
 import { pickConnOptions } from "./_options.ts";
-import { parseResponseHead, type RequestHead } from "./handshake.ts";
+import { hasToken, parseResponseHead, type RequestHead } from "./handshake.ts";
 import { readExact, readHead, writeAll } from "./_io.ts";
 
 /** What the server side of a draft handshake needs. */
@@ -69,10 +69,7 @@ export function validateHixieRequest(
       status: 400,
     });
   }
-  const hasUpgrade = headers.get("connection")?.split(",").some((token) =>
-    token.trim().toLowerCase() === "upgrade"
-  );
-  if (!hasUpgrade) {
+  if (!hasToken(headers, "connection", "upgrade")) {
     throw new ProtocolError(
       "BAD_UPGRADE",
       "Invalid upgrade request: Connection header does not list upgrade",

@@ -116,18 +116,16 @@ export interface ConnInit extends ConnOptions {
   origin?: string;
   /** The WebSocket URL (the location). */
   url: string;
-  /** The upgrade request (server side). */
-  request?: Request;
+  /**
+   * The upgrade request (server side), or a function that makes it on first
+   * use of {@linkcode Conn.request}.
+   */
+  request?: Request | (() => Request);
   /** The protocol version. */
   version?: ProtocolVersion;
   /** Called once the transport is closed (to free extension state). */
   onClose?: () => void;
 }
-
-// Where a server hands a Conn a function that makes `request` on first use.
-const REQUEST_BUILDER: unique symbol = Symbol.for(
-  "@seed/websocket/request-builder",
-);
 
 const DEFAULT_CLOSE_TIMEOUT = 10_000;
 const DEFAULT_PING_INTERVAL = 20_000;
@@ -268,8 +266,7 @@ export class Conn implements AsyncDisposable, AsyncIterable<Message> {
     this.extensions = init.extensions ?? "";
     this.origin = init.origin ?? "";
     this.url = init.url;
-    this.#request = init.request ??
-      (init as { [REQUEST_BUILDER]?: () => Request })[REQUEST_BUILDER];
+    this.#request = init.request;
     this.version = init.version ?? "13";
     this.localAddr = init.transport.localAddr;
     this.remoteAddr = init.transport.remoteAddr;

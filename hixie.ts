@@ -33,6 +33,7 @@
 
 import { createHash } from "node:crypto";
 import { ProtocolError, type ProtocolErrorCode } from "./errors.ts";
+import { hasToken } from "./handshake.ts";
 
 /** The two legacy drafts: draft-hixie-thewebsocketprotocol-76 and -75. */
 export type HixieVersion = "hixie-76" | "hixie-75";
@@ -553,12 +554,6 @@ export interface HixieResponseCheck {
   protocol?: string;
 }
 
-/** Whether a comma-separated field value lists `token`, case-insensitively. */
-function hasToken(value: string | null, token: string): boolean {
-  if (value === null) return false;
-  return value.split(",").some((item) => item.trim().toLowerCase() === token);
-}
-
 /**
  * Checks a draft-75 or -76 server's response head. Draft 76 reads the
  * `Sec-WebSocket-Origin`, `-Location` and `-Protocol` fields, draft 75 the
@@ -610,7 +605,7 @@ export function validateHixieResponse(check: HixieResponseCheck): void {
     );
   }
   const connection = headers.get("connection");
-  if (!hasToken(connection, "upgrade")) {
+  if (!hasToken(headers, "connection", "upgrade")) {
     fail(
       "BAD_UPGRADE",
       `Invalid Connection header: expected "Upgrade", got ${

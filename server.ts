@@ -16,12 +16,7 @@
  * @module
  */
 
-import {
-  Conn,
-  type ConnInit,
-  type ConnOptions,
-  type Transport,
-} from "./conn.ts";
+import { Conn, type ConnOptions, type Transport } from "./conn.ts";
 import { ConnectionClosedError, ProtocolError } from "./errors.ts";
 import {
   buildResponseHead,
@@ -289,12 +284,6 @@ function requestUrl(head: RequestHead, secure: boolean): URL {
   }
   return url;
 }
-
-// The key under which a Conn receives a function that makes its `request`
-// on first use (see conn.ts).
-const REQUEST_BUILDER: unique symbol = Symbol.for(
-  "@seed/websocket/request-builder",
-);
 
 const ascii = new TextDecoder();
 
@@ -578,13 +567,10 @@ async function handshake(
       onClose: deflate ? closer(deflate.extension) : undefined,
       origin: origin ?? "",
       url: url.href.replace(/^http/, "ws"),
-      request: made,
-      [REQUEST_BUILDER]: made
-        ? undefined
-        : requestBuilder(head, url.href, method),
+      request: made ?? requestBuilder(head, url.href, method),
       version: String(asked.version) as "13" | "8" | "7",
       ...pickConnOptions(options),
-    } as ConnInit);
+    });
   } catch (error) {
     if (error instanceof ProtocolError && !timer.aborted && !answered) {
       // Answer what we can; the socket may already be gone.
