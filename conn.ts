@@ -556,11 +556,11 @@ export class Conn implements AsyncDisposable, AsyncIterable<Message> {
 
   #deliver(message: Message): void {
     if (this.#idleTimer !== undefined) this.#lastActivity = performance.now();
-    // Once we have sent a close frame, messages nobody has room for are
-    // dropped: the peer cannot make us buffer without bound while closing.
-    if (this.#machine.closeSent && this.#inboxBytes >= this.#readBufferSize) {
-      return;
-    }
+    // Every message is kept for the reader, closing or not: backpressure
+    // (see #run) bounds the inbox, and closeTimeout the closing handshake.
+    // Only once the application has stopped reading is there nobody to
+    // keep them for.
+    if (this.#readableEnded) return;
     this.#inbox.push(message);
     this.#inboxBytes += message.length;
   }
@@ -580,6 +580,12 @@ export class Conn implements AsyncDisposable, AsyncIterable<Message> {
           this.#scheduleCloseEcho();
           break;
       }
+    }
+    if (this.#machine.error && !this.#machine.closeSent && !this.#done) {
+      // The peer broke the protocol: the failure's close frame is sent as a
+      // close echo is, after the answers to the messages before the fault.
+      this.#startClosing();
+      if (this.#echoTimer === undefined) this.#scheduleCloseEcho();
     }
     if (events.length > 0 && this.#reader) {
       const reader = this.#reader;
@@ -638,14 +644,17 @@ export class Conn implements AsyncDisposable, AsyncIterable<Message> {
 
   // The peer's close frame is answered once the application has been handed
   // every message that came before it, and one more turn of the event loop,
-  // so that its answers to those messages leave before the close frame.
+  // so that its answers to those messages leave before the close frame. A
+  // failure's close frame (the machine has an error) waits the same way.
   // That turn is a macrotask (setImmediate: every microtask and the I/O
   // already due run first) rather than a timer, which would hold every
   // closing handshake for a millisecond or more. A reader that does not
   // drain them delays the answer at most a second.
   #scheduleCloseEcho(): void {
-    const received = this.#machine.closeReceived;
-    if (!received || this.#machine.closeSent || this.#done) return;
+    const machine = this.#machine;
+    const pending = machine.closeReceived !== undefined ||
+      machine.error !== undefined;
+    if (!pending || machine.closeSent || this.#done) return;
     this.#cancelCloseEcho();
     const drained = this.#inboxHead === this.#inbox.length;
     this.#echoImmediate = drained;
@@ -700,14 +709,20 @@ export class Conn implements AsyncDisposable, AsyncIterable<Message> {
         this.#dispatch();
         if (this.#machine.hasOutgoing) this.#flush().catch(() => {});
         if (this.#machine.state === "closed") break;
-        if (this.#machine.closeReceived && !this.#machine.closeSent) {
-          // Nothing more comes from the peer; wait for our close answer.
+        if (
+          (this.#machine.closeReceived || this.#machine.error) &&
+          !this.#machine.closeSent
+        ) {
+          // Nothing more is read from the peer (it closed, or broke the
+          // protocol); wait for our close frame.
           this.#wake = deferred<void>();
           await this.#wake.promise;
           continue;
         }
+        // Backpressure, closing or not: what the peer sent before its
+        // close frame waits in the socket until the reader makes room.
         if (
-          !this.#machine.closeSent && this.#reader === undefined &&
+          this.#reader === undefined &&
           this.#inboxBytes >= this.#readBufferSize
         ) {
           this.#wake = deferred<void>();

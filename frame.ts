@@ -513,6 +513,67 @@ export class FrameDecoder {
   }
 
   /**
+   * The first header byte (FIN, RSV bits, opcode) of the frame whose header
+   * is decoded and whose payload is not yet complete, or -1 when there is
+   * none: a consumer uses it to decide whether to take the payload in pieces
+   * with {@linkcode FrameDecoder.takePartial}.
+   */
+  get pendingHeader(): number {
+    return this.#length < 0 ? -1 : this.#first;
+  }
+
+  /**
+   * Takes, unmasked, the payload bytes that have arrived so far of the frame
+   * under way (see {@linkcode FrameDecoder.pendingHeader}), so that a
+   * consumer can look at them before the frame is complete (text is
+   * validated as it arrives); the frame {@linkcode FrameDecoder.next} later
+   * returns carries only the rest. Each byte is handed out once.
+   *
+   * @returns The frame's header fields, with the bytes so far as its
+   * payload; undefined when no frame is under way, no payload byte is
+   * waiting, or the payload goes to `payloadTarget()`.
+   *
+   * @example Taking a text frame's payload as it arrives
+   * ```ts
+   * import { FrameDecoder } from "@seed/websocket/frame";
+   *
+   * const decoder = new FrameDecoder({ role: "client" });
+   * decoder.push(new Uint8Array([0x81, 0x05, 0x48, 0x65]));
+   * console.log(decoder.takePartial()?.payload); // Uint8Array(2) [ 72, 101 ]
+   * decoder.push(new Uint8Array([0x6c, 0x6c, 0x6f]));
+   * console.log(decoder.next()?.payload.length); // 3: the rest
+   * ```
+   */
+  takePartial(): Frame | undefined {
+    const length = this.#length;
+    const n = Math.min(this.#buffered, length);
+    if (n <= 0 || this.#direct) return undefined;
+    const key = this.#maskKey;
+    const bytes = this.#take(n, key);
+    let payload = bytes;
+    if (key) {
+      if (!this.#copied) {
+        payload = this.#ownsInput ? bytes : new Uint8Array(n);
+        applyMask(bytes, key, payload);
+      }
+      // The rest of the payload is masked from key byte n mod 4 on.
+      const rotated = this.#rotatedKey;
+      for (let i = 0; i < 4; i++) rotated[i] = key[(n + i) & 3];
+      key.set(rotated);
+    }
+    this.#length = length - n;
+    const first = this.#first;
+    return {
+      fin: (first & 0x80) !== 0,
+      rsv1: (first & 0x40) !== 0,
+      rsv2: (first & 0x20) !== 0,
+      rsv3: (first & 0x10) !== 0,
+      opcode: first & 0x0f,
+      payload,
+    };
+  }
+
+  /**
    * Returns the next whole frame, or undefined when more bytes are needed.
    * Throws a {@linkcode ProtocolError} for a frame that breaks RFC 6455; the
    * decoder must not be used after that.

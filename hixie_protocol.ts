@@ -57,11 +57,12 @@ export interface HixieProtocolOptions {
    */
   maxMessageSize?: number;
   /**
-   * Whether the peer's close is answered at once. When false, the machine
-   * stays `closing` with `closeReceived` set, still accepting `send()`,
-   * until `close()`: a connection uses this to let the application answer
-   * the messages that arrived before the close. In draft 75 the peer's
-   * close is the end of its stream.
+   * Whether the peer's close is answered at once, and a violation closes at
+   * once. When false, the machine stays `closing` (with `closeReceived` or
+   * `error` set), reads nothing more, and still accepts `send()` until
+   * `close()`: a connection uses this to let the application answer the
+   * messages that arrived before the close or the fault. In draft 75 the
+   * peer's close is the end of its stream.
    * @default {true}
    */
   autoCloseEcho?: boolean;
@@ -204,7 +205,9 @@ export class HixieProtocol implements ProtocolMachine {
     const n = data.length;
     let i = 0;
     // Nothing after the peer's close belongs to the conversation.
-    while (i < n && this.#state !== "closed" && !this.#closeReceived) {
+    while (
+      i < n && this.#state !== "closed" && !this.#closeReceived && !this.#error
+    ) {
       switch (this.#mode) {
         case TYPE: {
           const type = data[i++];
@@ -345,10 +348,15 @@ export class HixieProtocol implements ProtocolMachine {
     );
   }
 
-  /** Fails the connection: records the error and closes, emitting nothing. */
+  /**
+   * Fails the connection: records the error and closes (the drafts have no
+   * close code: the transport is closed), emitting nothing; without
+   * autoCloseEcho, `close()` closes.
+   */
   #fail(error: ProtocolError): void {
     this.#error = error;
-    this.#state = "closed";
+    this.#parts = [];
+    this.#state = this.#autoCloseEcho ? "closed" : "closing";
   }
 
   /** Tells the machine the peer closed its side of the transport. */
@@ -447,13 +455,20 @@ export class HixieProtocol implements ProtocolMachine {
   /**
    * Starts closing. Draft 76 queues `0xFF 0x00` and waits in `closing` for
    * the peer's; draft 75 has no closing handshake and goes to `closed` (close
-   * the transport). Does nothing once closing or closed.
+   * the transport). After a violation that waits for it (see
+   * `autoCloseEcho`), goes to `closed`: the transport is closed, with no
+   * closing bytes. Does nothing once closed or once the closing bytes went.
    *
    * @param _code Ignored: the drafts carry no close code.
    * @param _reason Ignored: the drafts carry no close reason.
    */
   close(_code?: number, _reason?: string): void {
     if (this.#state === "closed" || this.#closeSent) return;
+    if (this.#error) {
+      // A failure: the transport is closed, with no closing bytes.
+      this.#state = "closed";
+      return;
+    }
     if (this.#closeReceived) {
       // Answering the peer's close.
       if (this.version === "hixie-76") {

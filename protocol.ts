@@ -74,11 +74,14 @@ export interface WebSocketProtocolOptions {
    */
   ownsInput?: boolean;
   /**
-   * Whether a close frame from the peer is answered at once. When false, the
-   * machine stays `closing` with `closeReceived` set, still accepting
-   * `send()`, until `close()` (with no arguments, it echoes the peer's code
-   * and reason): a connection uses this to let the application answer the
-   * messages that arrived before the close frame.
+   * Whether the machine sends its close frames on its own: the answer to the
+   * peer's close frame, and the close frame that fails the connection when
+   * the peer breaks the protocol. When false, the machine stays `closing`
+   * (with `closeReceived` or `error` set), reads nothing more, and still
+   * accepts `send()` until `close()` sends that frame (with no arguments,
+   * the peer's code and reason, or the failure's code): a connection uses
+   * this to let the application answer the messages that arrived before the
+   * close frame or the fault.
    * @default {true}
    */
   autoCloseEcho?: boolean;
@@ -150,9 +153,11 @@ function concat(parts: Uint8Array[], size: number): Uint8Array {
  * with {@linkcode WebSocketProtocol.receive}; take what it learnt with
  * {@linkcode WebSocketProtocol.takeEvents} and what it must write with
  * {@linkcode WebSocketProtocol.takeOutgoing}. It answers pings with pongs and
- * a close frame with a close frame by itself. A violation by the peer queues
- * the close frame the RFC names (1002, 1007, 1009) and sets `error`; the
- * machine is then closed and ignores further input.
+ * a close frame with a close frame by itself. A violation by the peer sets
+ * `error` and queues the close frame the RFC names (1002, 1007, 1009); the
+ * machine is then closed and ignores further input (with `autoCloseEcho`
+ * false, the close frame waits for `close()`). Text is validated as it
+ * arrives, even inside a frame, so invalid UTF-8 fails at once.
  *
  * @example A client machine sending a message
  * ```ts
@@ -184,6 +189,9 @@ export class WebSocketProtocol implements ProtocolMachine {
   #text = "";
   #size = 0;
   #utf8: TextDecoder | undefined;
+  // Whether part of the current frame's payload was taken before the frame
+  // was complete (its header checks are then done).
+  #midFrame = false;
 
   /**
    * Creates a machine in the open state.
@@ -241,7 +249,7 @@ export class WebSocketProtocol implements ProtocolMachine {
    * @param data The bytes, in any split.
    */
   receive(data: Uint8Array): void {
-    if (this.#state === "closed" || this.#closeReceived) return;
+    if (this.#state === "closed" || this.#closeReceived || this.#error) return;
     this.#decoder.push(data);
     this.#decode();
   }
@@ -254,7 +262,9 @@ export class WebSocketProtocol implements ProtocolMachine {
    * @returns The buffer to read into, if any.
    */
   readTarget(): Uint8Array | undefined {
-    if (this.#state === "closed" || this.#closeReceived) return undefined;
+    if (this.#state === "closed" || this.#closeReceived || this.#error) {
+      return undefined;
+    }
     return this.#decoder.payloadTarget(DIRECT_READ_MINIMUM);
   }
 
@@ -270,20 +280,36 @@ export class WebSocketProtocol implements ProtocolMachine {
   }
 
   #decode(): void {
+    const decoder = this.#decoder;
     try {
-      for (
-        let frame = this.#decoder.next();
-        frame;
-        frame = this.#decoder.next()
-      ) {
-        this.#onFrame(frame);
+      for (let frame = decoder.next(); frame; frame = decoder.next()) {
+        this.#onFrame(frame, true);
         // Whatever follows a close frame is not part of the conversation.
-        if (this.#closeReceived || this.state === "closed") return;
+        if (this.#closeReceived || this.#state === "closed") return;
+      }
+      // A text frame under way is validated as far as it has arrived, so
+      // that invalid UTF-8 fails at once, not when the frame is complete.
+      if (
+        decoder.bufferedBytes > 0 && this.#takesPartial(decoder.pendingHeader)
+      ) {
+        const part = decoder.takePartial();
+        if (part) this.#onFrame(part, false);
       }
     } catch (error) {
       if (!(error instanceof ProtocolError)) throw error;
       this.#fail(error);
     }
+  }
+
+  // Whether the frame under way (its first header byte, -1 for none) is
+  // text whose payload may be looked at before it is complete: not a
+  // compressed one, which is validated once inflated.
+  #takesPartial(first: number): boolean {
+    if (first < 0 || (first & 0x40) !== 0) return false;
+    const opcode = first & 0x0f;
+    return opcode === Opcode.Text ||
+      (opcode === Opcode.Continuation && this.#opcode === Opcode.Text &&
+        !this.#compressed);
   }
 
   /** Tells the machine the peer closed the transport. */
@@ -401,6 +427,11 @@ export class WebSocketProtocol implements ProtocolMachine {
    * @param reason Up to 123 bytes of UTF-8.
    */
   close(code?: number, reason: string = ""): void {
+    if (this.#error) {
+      // A failure waiting for its close frame: that frame is the answer.
+      if (!this.#closeSent && this.#state !== "closed") this.#sendFailure();
+      return;
+    }
     if (code === undefined) {
       const received = this.#closeReceived;
       if (received && !this.#closeSent) {
@@ -589,9 +620,22 @@ export class WebSocketProtocol implements ProtocolMachine {
     }
   }
 
-  // Every violation ends here: one close frame with the error's code.
+  // Every violation ends here: one close frame with the error's code, now
+  // or, without autoCloseEcho, at close().
   #fail(error: ProtocolError): void {
     this.#error = error;
+    this.#parts = [];
+    this.#text = "";
+    this.#utf8 = undefined;
+    if (this.#closeSent || this.#autoCloseEcho) {
+      this.#sendFailure();
+    } else {
+      this.#state = "closing";
+    }
+  }
+
+  #sendFailure(): void {
+    const error = this.#error!;
     if (!this.#closeSent) {
       // The reason names the rule broken; it never carries internals.
       let reason = encoder.encode(error.message);
@@ -599,11 +643,11 @@ export class WebSocketProtocol implements ProtocolMachine {
       this.#sendClose(error.closeCode, reason);
     }
     this.#state = "closed";
-    this.#parts = [];
-    this.#text = "";
   }
 
-  #onFrame(frame: Frame): void {
+  // A frame, or with `end` false the part of its payload that arrived so
+  // far (text only: see #takesPartial).
+  #onFrame(frame: Frame, end: boolean): void {
     const { opcode } = frame;
     if (opcode >= Opcode.Close) {
       if (frame.rsv1) {
@@ -623,7 +667,9 @@ export class WebSocketProtocol implements ProtocolMachine {
       }
       return;
     }
-    if (opcode === Opcode.Continuation) {
+    if (this.#midFrame) {
+      // The rest of a frame whose header was checked with its first part.
+    } else if (opcode === Opcode.Continuation) {
       if (this.#opcode === 0) {
         throw new ProtocolError(
           "UNEXPECTED_CONTINUATION",
@@ -663,9 +709,12 @@ export class WebSocketProtocol implements ProtocolMachine {
         { closeCode: 1009 },
       );
     }
-    if (this.#opcode === Opcode.Text) this.#onText(payload, frame.fin);
-    else this.#onBinary(payload, frame.fin);
-    if (frame.fin) {
+    this.#midFrame = !end;
+    const fin = frame.fin && end;
+    if (this.#opcode === Opcode.Text) this.#onText(payload, fin);
+    else this.#onBinary(payload, fin);
+    if (!end) return;
+    if (fin) {
       this.#opcode = 0;
       this.#decoder.continuationLimit = Infinity;
     } else if (!this.#compressed) {

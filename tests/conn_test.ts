@@ -10,7 +10,12 @@ import {
   isPending,
   writeAll,
 } from "./_peers.ts";
-import { memoryPair, type MemoryTransport, randomBytes } from "./_util.ts";
+import {
+  concat,
+  memoryPair,
+  type MemoryTransport,
+  randomBytes,
+} from "./_util.ts";
 
 type Role = "client" | "server";
 
@@ -18,11 +23,12 @@ function makeConn(
   role: Role,
   transport: MemoryTransport,
   options: ConnOptions = {},
+  autoCloseEcho?: boolean,
 ): Conn {
   return new Conn({
     role,
     transport,
-    machine: new WebSocketProtocol({ role }),
+    machine: new WebSocketProtocol({ role, autoCloseEcho }),
     url: "ws://example.com/chat",
     request: role === "server"
       ? new Request("http://example.com/chat")
@@ -33,13 +39,17 @@ function makeConn(
 
 /** A client and a server connection over one in-memory pair. */
 function connPair(
-  options: { capacity?: number; client?: ConnOptions; server?: ConnOptions } =
-    {},
+  options: {
+    capacity?: number;
+    client?: ConnOptions;
+    server?: ConnOptions;
+    autoCloseEcho?: boolean;
+  } = {},
 ): { client: Conn; server: Conn } {
   const [a, b] = memoryPair(options.capacity);
   return {
-    client: makeConn("client", a, options.client),
-    server: makeConn("server", b, options.server),
+    client: makeConn("client", a, options.client, options.autoCloseEcho),
+    server: makeConn("server", b, options.server, options.autoCloseEcho),
   };
 }
 
@@ -51,11 +61,12 @@ function withPeer(
   role: Role,
   options: ConnOptions = {},
   capacity?: number,
+  autoCloseEcho?: boolean,
 ): { conn: Conn; peer: MemoryTransport; frames: FrameReader; peerRole: Role } {
   const [a, b] = memoryPair(capacity);
   const peerRole: Role = role === "client" ? "server" : "client";
   return {
-    conn: makeConn(role, a, options),
+    conn: makeConn(role, a, options, autoCloseEcho),
     peer: b,
     frames: new FrameReader(b, role === "client" ? "server" : "client"),
     peerRole,
@@ -678,4 +689,125 @@ Deno.test("Conn closes on await using", async () => {
     reason: "",
     wasClean: true,
   });
+});
+
+// ---- Nothing received is lost -----------------------------------------
+
+Deno.test("close() after sends loses none of the replies sent before the peer's close frame", async () => {
+  // Both machines as dial() and serve() make them: a close frame is
+  // answered once the application has answered what came before it.
+  const { client, server } = connPair({
+    client: { readBufferSize: 16 },
+    autoCloseEcho: false,
+  });
+  const echoing = (async () => {
+    // Answers without waiting for each write: they leave in one write.
+    for await (const message of server) server.send(message).catch(() => {});
+  })();
+  const lines = Array.from({ length: 29 }, (_, i) => `line ${i} of the input`);
+  const received: Message[] = [];
+  const reading = (async () => {
+    for await (const message of client) received.push(message);
+  })();
+  // Sent in one turn with the close frame: the echoes all arrive after
+  // our close frame left, in one read, ahead of the server's close frame.
+  const sent = lines.map((line) => client.send(line));
+  const info = await client.close(1000);
+  await Promise.all(sent);
+  await reading;
+  await echoing;
+  assert.deepEqual(received, lines);
+  assert.deepEqual(info, { code: 1000, reason: "", wasClean: true });
+  assert.deepEqual(await server.closed, info);
+});
+
+Deno.test("close() keeps reading the peer's messages under backpressure until its close frame", async () => {
+  // The peer's messages are in flight when we close: they fill the inbox,
+  // the connection stops reading, and a slow reader still gets them all.
+  const { conn, peer, frames } = withPeer(
+    "client",
+    { readBufferSize: 64 },
+    1024,
+    false,
+  );
+  const count = 100;
+  const writing = (async () => {
+    for (let i = 0; i < count; i++) {
+      await writeAll(peer, frame("server", Opcode.Binary, randomBytes(40, i)));
+    }
+  })();
+  const closing = conn.close(1000, "done");
+  assert.deepEqual(await frames.expectClose(), { code: 1000, reason: "done" });
+  // Nobody reads yet: the peer's writes stall.
+  assert.equal(await isPending(writing, 20), true);
+  const received: Message[] = [];
+  for await (const message of conn) {
+    received.push(message);
+    if (received.length === count) {
+      await writing;
+      await writeAll(peer, frame("server", Opcode.Close, closePayload(1000)));
+      peer.closeWrite();
+    }
+  }
+  assert.equal(received.length, count);
+  for (let i = 0; i < count; i++) {
+    assert.deepEqual(received[i], randomBytes(40, i));
+  }
+  assert.deepEqual(await closing, { code: 1000, reason: "", wasClean: true });
+  peer.close();
+});
+
+for (const role of ["client", "server"] as const) {
+  Deno.test(`Conn (${role}) answers the messages before a protocol violation, then fails with 1002`, async () => {
+    const peerRole = role === "client" ? "server" : "client";
+    const { conn, peer, frames } = withPeer(role, {}, undefined, false);
+    const echoing = (async () => {
+      for await (const message of conn) await conn.send(message);
+    })().catch((error) => error);
+    // Two messages and a frame with a reserved opcode, in one write, and a
+    // message after it that must never be read.
+    await writeAll(
+      peer,
+      concat(
+        frame(peerRole, Opcode.Text, "first"),
+        frame(peerRole, Opcode.Binary, new Uint8Array([1, 2, 3])),
+        frame(peerRole, 5, "bad"),
+        frame(peerRole, Opcode.Text, "x"),
+      ),
+    );
+    const first = await frames.expect();
+    assert.equal(first.opcode, Opcode.Text);
+    assert.equal(new TextDecoder().decode(first.payload), "first");
+    const second = await frames.expect();
+    assert.equal(second.opcode, Opcode.Binary);
+    assert.deepEqual(second.payload, new Uint8Array([1, 2, 3]));
+    assert.equal((await frames.expectClose()).code, 1002);
+    // It failed the connection, so it sends its FIN first.
+    assert.equal(await frames.next(), null);
+    peer.close();
+    const error = await echoing;
+    assert.ok(error instanceof ConnectionClosedError);
+    assert.ok(error.cause instanceof ProtocolError);
+    assert.equal(error.cause.code, "RESERVED_OPCODE");
+    assert.equal((await conn.closed).wasClean, false);
+  });
+}
+
+Deno.test("Conn fails a violation after at most a second when the application does not read", async () => {
+  const { conn, peer, frames } = withPeer("client", {}, undefined, false);
+  await writeAll(
+    peer,
+    concat(
+      frame("server", Opcode.Text, "unread"),
+      frame("client", Opcode.Text, "a masked frame"),
+    ),
+  );
+  assert.equal((await frames.expectClose()).code, 1002);
+  assert.equal(await frames.next(), null);
+  peer.close();
+  await conn.closed;
+  // The message before the fault is still there for a late reader.
+  const reader = conn.readable.getReader();
+  assert.deepEqual(await reader.read(), { value: "unread", done: false });
+  await assert.rejects(reader.read(), ConnectionClosedError);
 });

@@ -559,6 +559,70 @@ for (const role of ROLES) {
     assertFailed(outcome, "INVALID_UTF8", 1007);
   });
 
+  Deno.test(`WebSocketProtocol (${role}) fails invalid UTF-8 inside a frame before the frame is complete`, () => {
+    // A text frame, and a continuation of a text message, of 100 bytes
+    // whose byte 10 is invalid: the first 11 bytes are enough to fail.
+    const payload = new Uint8Array(100).fill(0x61);
+    payload[10] = 0xf8;
+    for (
+      const frames of [
+        [{ opcode: Opcode.Text, payload }],
+        [text("ok", false), continuation(payload)],
+      ]
+    ) {
+      const bytes = fromPeer(role, ...frames);
+      const cut = bytes.length - payload.length + 11;
+      for (const chunks of everySplit(bytes.subarray(0, cut))) {
+        const m = machine(role);
+        for (const chunk of chunks) m.receive(chunk.slice());
+        assert.equal(m.error?.code, "INVALID_UTF8");
+        assert.deepEqual(m.takeEvents(), []);
+      }
+      // One byte fewer is still a valid prefix.
+      const m = machine(role);
+      m.receive(bytes.slice(0, cut - 1));
+      assert.equal(m.error, undefined);
+      assert.equal(m.state, "open");
+    }
+  });
+
+  Deno.test(`WebSocketProtocol (${role}) takes a text frame in pieces without changing what it delivers`, () => {
+    // Multi-byte code points cut anywhere, masked payloads cut at every
+    // key offset, fragments and pings between them.
+    const message = "κόσμε 😀 a€𝄞ñ ".repeat(40);
+    const bytes = encoder.encode(message);
+    const stream = fromPeer(
+      role,
+      { opcode: Opcode.Text, fin: false, payload: bytes.subarray(0, 301) },
+      { opcode: Opcode.Ping, payload: new Uint8Array([7]) },
+      continuation(bytes.subarray(301)),
+      text(message),
+    );
+    for (const size of [1, 2, 3, 5, 7, 64, 333]) {
+      const m = machine(role, { ownsInput: size % 2 === 1 });
+      for (let i = 0; i < stream.length; i += size) {
+        m.receive(stream.slice(i, i + size));
+      }
+      assert.deepEqual(
+        m.takeEvents().filter((e) => e.type === "message"),
+        [{ type: "message", data: message }, {
+          type: "message",
+          data: message,
+        }],
+        `pieces of ${size}`,
+      );
+      assert.equal(m.error, undefined);
+    }
+  });
+
+  Deno.test(`WebSocketProtocol (${role}) fails a text frame that breaks a rule on its header before its payload is complete`, () => {
+    // A new text frame while a fragmented message is under way.
+    const m = machine(role);
+    m.receive(fromPeer(role, text("a", false)).slice());
+    m.receive(fromPeer(role, text("bbbbbbbb")).slice(0, 8));
+    assert.equal(m.error?.code, "EXPECTED_CONTINUATION");
+  });
+
   Deno.test(`WebSocketProtocol (${role}) fails a code point left unfinished by the final fragment`, () => {
     const outcome = runEverySplit(
       role,
@@ -1139,11 +1203,63 @@ for (const role of ROLES) {
     assert.equal(m.state, "closed");
   });
 
-  Deno.test(`WebSocketProtocol (${role}) with autoCloseEcho false still fails a bad close frame at once`, () => {
-    const outcome = runEverySplit(role, fromPeer(role, closeFrame(1005)), {
-      autoCloseEcho: false,
-    });
-    assertFailed(outcome, "BAD_CLOSE_CODE", 1002);
+  Deno.test(`WebSocketProtocol (${role}) with autoCloseEcho false fails a bad close frame at close()`, () => {
+    const m = machine(role, { autoCloseEcho: false });
+    m.receive(fromPeer(role, closeFrame(1005)));
+    assert.equal(m.error?.code, "BAD_CLOSE_CODE");
+    assert.equal(m.closeReceived, undefined);
+    assert.equal(m.hasOutgoing, false);
+    m.close();
+    assertFailed(outcomeOf(role, m), "BAD_CLOSE_CODE", 1002);
+  });
+
+  Deno.test(`WebSocketProtocol (${role}) with autoCloseEcho false lets the messages before a violation be answered first`, () => {
+    const m = machine(role, { autoCloseEcho: false });
+    m.receive(fromPeer(
+      role,
+      text("first"),
+      binary(new Uint8Array([1, 2])),
+      { opcode: 5, payload: new Uint8Array(1) },
+      text("never read"),
+    ));
+    assert.deepEqual(m.takeEvents(), [
+      { type: "message", data: "first" },
+      { type: "message", data: new Uint8Array([1, 2]) },
+    ]);
+    assert.equal(m.error?.code, "RESERVED_OPCODE");
+    assert.equal(m.state, "closing");
+    assert.equal(m.closeSent, false);
+    assert.equal(m.hasOutgoing, false, "no close frame yet");
+    assert.equal(m.readTarget(), undefined);
+    // Nothing after the fault is read.
+    m.receive(fromPeer(role, text("ignored")));
+    assert.deepEqual(m.takeEvents(), []);
+    m.send("answer");
+    // The failure's code, whatever close() is given.
+    m.close(1000, "bye");
+    const outcome = outcomeOf(role, m);
+    assertFailed(outcome, "RESERVED_OPCODE", 1002);
+    assert.deepEqual(outcome.sent.map((f) => f.opcode), [
+      Opcode.Text,
+      Opcode.Close,
+    ]);
+    assert.throws(() => m.send("late"), ConnectionClosedError);
+    m.close();
+    assert.equal(m.hasOutgoing, false, "close() is idempotent");
+  });
+
+  Deno.test(`WebSocketProtocol (${role}) with autoCloseEcho false defers the failure at every split`, () => {
+    const bytes = fromPeer(
+      role,
+      text("κόσμε"),
+      text("a", false),
+      continuation(new Uint8Array([0x62, 0xff, 0x63])),
+    );
+    const whole = runEverySplit(role, bytes, { autoCloseEcho: false });
+    assert.deepEqual(messages(whole), ["κόσμε"]);
+    assert.deepEqual(whole.error, { code: "INVALID_UTF8", closeCode: 1007 });
+    assert.equal(whole.state, "closing");
+    assert.deepEqual(whole.sent, []);
   });
 
   Deno.test(`WebSocketProtocol (${role}) with autoCloseEcho false closes at once on its own echo`, () => {
