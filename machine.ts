@@ -39,6 +39,8 @@ export type ProtocolEvent =
  * Where a machine is in its life.
  * - `open`: messages flow both ways.
  * - `closing`: a close frame was sent or received; the handshake is under way.
+ *   Or the peer broke the protocol and the failure waits for `close()` (a
+ *   machine that leaves its close frames to the connection).
  * - `closed`: the closing handshake is over, or the connection failed; the
  *   transport should be closed.
  */
@@ -57,7 +59,12 @@ export interface SendOptions {
 export interface ProtocolMachine {
   /** Where the machine is in its life. */
   readonly state: ProtocolState;
-  /** The error that failed the connection, when the peer broke the protocol. */
+  /**
+   * The error that failed the connection, when the peer broke the protocol.
+   * From then on nothing more is read; the failure's close frame is sent at
+   * once, or, by a machine that leaves its close frames to the connection,
+   * at {@linkcode ProtocolMachine.close}.
+   */
   readonly error: ProtocolError | undefined;
   /**
    * The close code and reason the peer sent (1005 / "" when its close frame
@@ -105,8 +112,10 @@ export interface ProtocolMachine {
   /** Queues a pong. Throws `TypeError` where the protocol has none. */
   pong(data: Uint8Array): void;
   /**
-   * Starts the closing handshake. Throws `RangeError` for a code or reason
-   * the RFC forbids; does nothing once a close frame was sent.
+   * Starts the closing handshake, answers the peer's, or sends the close
+   * frame of a failure that waits for it (with the failure's code, whatever
+   * `code` says). Throws `RangeError` for a code or reason the RFC forbids;
+   * does nothing once a close frame was sent.
    */
   close(code?: number, reason?: string): void;
 }

@@ -883,3 +883,59 @@ Deno.test("FrameDecoder.payloadTarget() is undefined when little is left to come
   decoder.push(bytes.subarray(bytes.length - 100));
   assert.deepEqual(decoder.next()!.payload, payload);
 });
+
+Deno.test("FrameDecoder.takePartial() hands out a payload as it arrives, each byte once, at every split", () => {
+  const payload = randomBytes(23, 7);
+  for (const mask of [false, true]) {
+    const bytes = encodeFrame(
+      { opcode: Opcode.Text, payload },
+      { mask, maskKey: RFC_KEY },
+    );
+    for (const ownsInput of [false, true]) {
+      for (const chunks of everySplit(bytes)) {
+        const decoder = new FrameDecoder({ ownsInput });
+        const got: Uint8Array[] = [];
+        let last: Frame | undefined;
+        for (const chunk of chunks) {
+          decoder.push(ownsInput ? chunk.slice() : chunk);
+          last = decoder.next();
+          if (last) break;
+          const part = decoder.takePartial();
+          if (part) {
+            assert.equal(part.opcode, Opcode.Text);
+            assert.equal(part.fin, true);
+            got.push(part.payload);
+          }
+        }
+        assert.ok(last, "the frame completes");
+        got.push(last.payload);
+        assert.deepEqual(concat(...got), payload, `masked ${mask}`);
+        assert.equal(decoder.pendingHeader, -1);
+        assert.equal(decoder.inFrame, false);
+      }
+    }
+  }
+});
+
+Deno.test("FrameDecoder.pendingHeader is the first byte of the frame under way", () => {
+  const decoder = new FrameDecoder({ role: "client" });
+  assert.equal(decoder.pendingHeader, -1);
+  const bytes = encodeFrame({
+    opcode: Opcode.Binary,
+    fin: false,
+    payload: HELLO,
+  });
+  decoder.push(bytes.subarray(0, 1));
+  assert.equal(decoder.next(), undefined);
+  assert.equal(decoder.pendingHeader, -1, "the header is incomplete");
+  assert.equal(decoder.takePartial(), undefined);
+  decoder.push(bytes.subarray(1, 2));
+  assert.equal(decoder.next(), undefined);
+  assert.equal(decoder.pendingHeader, 0x02);
+  assert.equal(decoder.takePartial(), undefined, "no payload byte yet");
+  decoder.push(bytes.subarray(2, 4));
+  assert.deepEqual(decoder.takePartial()?.payload, HELLO.subarray(0, 2));
+  decoder.push(bytes.subarray(4));
+  assert.deepEqual(decoder.next()?.payload, HELLO.subarray(2));
+  assert.equal(decoder.pendingHeader, -1);
+});

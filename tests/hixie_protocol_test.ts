@@ -442,6 +442,48 @@ Deno.test("autoCloseEcho false holds the answer to the peer's close until close(
   }
 });
 
+Deno.test("autoCloseEcho false lets the messages before a violation be answered, then closes at close()", () => {
+  for (const version of ["hixie-76", "hixie-75"] as const) {
+    const options: HixieProtocolOptions = {
+      version,
+      role: "server",
+      autoCloseEcho: false,
+    };
+    // A message, then invalid UTF-8, then a message that is never read.
+    const input = bytes(
+      0x00,
+      "first",
+      0xff,
+      0x00,
+      0x61,
+      0xfe,
+      0xff,
+      0x00,
+      "x",
+      0xff,
+    );
+    const outcome = feed(options, input);
+    assert.deepEqual(outcome.events, [{ type: "message", data: "first" }]);
+    assert.equal(outcome.error, "INVALID_UTF8");
+    assert.equal(outcome.state, "closing");
+    const machine = new HixieProtocol(options);
+    machine.receive(input);
+    machine.receive(bytes(0x00, "ignored", 0xff));
+    assert.deepEqual(machine.takeEvents(), [
+      { type: "message", data: "first" },
+    ]);
+    machine.send("answer");
+    machine.close();
+    assert.equal(machine.state, "closed");
+    assert.equal(machine.closeSent, false, "a failure sends no closing bytes");
+    assert.deepEqual(
+      machine.takeOutgoing().flatMap((chunk) => [...chunk]),
+      [...bytes(0x00, "answer", 0xff)],
+    );
+    assert.throws(() => machine.send("late"), ConnectionClosedError);
+  }
+});
+
 Deno.test("the end of the stream is a clean close in hixie-75", () => {
   const machine = new HixieProtocol(V75);
   machine.receiveEof();
