@@ -1,7 +1,9 @@
 /**
  * The client: {@linkcode dial} opens a WebSocket connection to a `ws://` or
- * `wss://` URL over `Deno.connect` / `Deno.connectTls`, runs the opening
- * handshake and returns a {@linkcode Conn}.
+ * `wss://` URL over `Deno.connect` / `Deno.connectTls` (or a stream of your
+ * own, through the `connect` option), through a proxy when one is set or
+ * named by the environment, follows redirects, runs the opening handshake and
+ * returns a {@linkcode Conn}.
  *
  * @example Dialling with a subprotocol and an origin
  * ```ts ignore
@@ -18,7 +20,7 @@
  */
 
 import { Conn, type ConnOptions, type Transport } from "./conn.ts";
-import { DialError, ProtocolError } from "./errors.ts";
+import { DialError, ProtocolError, ProxyError } from "./errors.ts";
 import {
   buildUpgradeRequest,
   createClientKey,
@@ -27,7 +29,7 @@ import {
   validateUpgradeResponse,
 } from "./handshake.ts";
 import { DEFAULT_MAX_MESSAGE_SIZE, WebSocketProtocol } from "./protocol.ts";
-import { abortable, deadline } from "./_deadline.ts";
+import { abortable, type Deadline, deadline } from "./_deadline.ts";
 import { pickConnOptions } from "./_options.ts";
 import {
   acceptPerMessageDeflate,
@@ -37,6 +39,40 @@ import {
 } from "./permessage_deflate.ts";
 import { noDelay, readHead, writeAll } from "./_io.ts";
 import { dialHixie } from "./_legacy.ts";
+import { parseProxyUrl, proxyForUrl, proxyPort, redact } from "./proxy.ts";
+import { tunnel } from "./_tunnel.ts";
+import { startTls } from "./_tls.ts";
+
+/** What a {@linkcode Connector} is asked to open. */
+export interface ConnectTarget {
+  /** The host to reach: the server's, or the proxy's (IPv6 without brackets). */
+  hostname: string;
+  /** The port to reach. */
+  port: number;
+  /**
+   * Whether the stream must be TLS: the server of a `wss://` URL dialled
+   * directly, or an `https://` proxy. The connector runs the TLS handshake.
+   */
+  tls: boolean;
+  /** PEM certificates to trust besides the system's (the `caCerts` option). */
+  caCerts?: string[];
+  /** Whether certificate checks are off (the `insecure` option). */
+  insecure?: boolean;
+  /** Whether this opens the way to a proxy rather than to the server. */
+  proxy: boolean;
+  /** The WebSocket URL being dialled. */
+  url: URL;
+}
+
+/**
+ * Opens the byte stream under a connection: TCP, TLS, a Unix socket, an
+ * in-memory pair. Rejects when `signal` aborts (a transport that arrives
+ * later is closed by `dial()`).
+ */
+export type Connector = (
+  target: ConnectTarget,
+  signal: AbortSignal,
+) => Promise<Transport>;
 
 /** Options of {@linkcode dial}. */
 export interface DialOptions extends ConnOptions {
@@ -78,9 +114,40 @@ export interface DialOptions extends ConnOptions {
    * @default {16384}
    */
   maxHeadSize?: number;
+  /**
+   * Opens the byte stream to the server, or to the proxy when one is used
+   * (the tunnel and a `wss://` URL's TLS inside it are then built on top).
+   * @default {connectTransport} (TCP with `Deno.connect`, TLS with `Deno.connectTls`)
+   */
+  connect?: Connector;
+  /**
+   * The proxy to go through: `http://`, `https://`, `socks5://` (the name is
+   * resolved here) or `socks5h://` (the proxy resolves it), credentials as
+   * `user:pass@`. `false` connects directly. By default the environment's
+   * `https_proxy` / `http_proxy` / `all_proxy` and `no_proxy`, read only
+   * where the env permission is granted (see `proxy.ts`).
+   * @default {undefined}
+   */
+  proxy?: string | URL | false;
+  /**
+   * How many redirects (301, 302, 303, 307, 308 answering the upgrade) to
+   * follow; 0 fails on the first. `http:` and `https:` in `Location` mean
+   * `ws:` and `wss:`; a redirect from `wss:` to `ws:` is refused, and
+   * `Authorization` and `Cookie` headers are not sent to another host.
+   * @default {5}
+   */
+  maxRedirects?: number;
+  /**
+   * Skips certificate verification for `wss://` and `https://` proxies.
+   * For testing against a self-signed server only.
+   * @default {false}
+   */
+  insecure?: boolean;
 }
 
 const DEFAULT_HANDSHAKE_TIMEOUT = 10_000;
+const DEFAULT_MAX_REDIRECTS = 5;
+const REDIRECT_STATUSES = new Set([301, 302, 303, 307, 308]);
 
 /** Resolves `ws://` or `wss://` URLs; anything else fails with BAD_SCHEME. */
 function parseUrl(url: string | URL): URL {
@@ -102,18 +169,163 @@ function parseUrl(url: string | URL): URL {
   return parsed;
 }
 
-/** Opens the TCP or TLS connection a URL names. */
-export function connectTransport(
-  url: URL,
-  caCerts?: string[],
+/**
+ * The default {@linkcode Connector}: TCP with `Deno.connect`, or TLS with
+ * `Deno.connectTls` (through `node:tls` when certificate checks are off).
+ *
+ * @param target Where to connect, and whether with TLS.
+ * @param signal Aborts the connection attempt.
+ * @returns The open transport.
+ *
+ * @example Wrapping the default connector to log each connection
+ * ```ts ignore
+ * import { dial } from "@seed/websocket";
+ * import { connectTransport } from "@seed/websocket/client";
+ *
+ * await dial("ws://127.0.0.1:8080/", {
+ *   connect: (target, signal) => {
+ *     console.log(`Connecting to ${target.hostname}:${target.port}`);
+ *     return connectTransport(target, signal);
+ *   },
+ * });
+ * ```
+ */
+export async function connectTransport(
+  target: ConnectTarget,
+  signal?: AbortSignal,
 ): Promise<Transport> {
-  const hostname = url.hostname.replace(/^\[(.*)\]$/, "$1");
-  const secure = url.protocol === "wss:";
-  const port = url.port ? Number(url.port) : secure ? 443 : 80;
-  const connecting = secure
-    ? Deno.connectTls({ hostname, port, caCerts })
-    : Deno.connect({ hostname, port });
-  return connecting.then(noDelay);
+  const { hostname, port } = target;
+  if (target.tls && !target.insecure) {
+    return noDelay(
+      await Deno.connectTls({ hostname, port, caCerts: target.caCerts }),
+    );
+  }
+  const socket = noDelay(await Deno.connect({ hostname, port, signal }));
+  if (!target.tls) return socket;
+  return await startTls(socket, { hostname, insecure: true });
+}
+
+/** Splits a ws:/wss: URL into host, port and whether it is secure. */
+function endpoint(url: URL): { hostname: string; port: number; tls: boolean } {
+  const tls = url.protocol === "wss:";
+  return {
+    hostname: url.hostname.replace(/^\[(.*)\]$/, "$1"),
+    port: url.port ? Number(url.port) : tls ? 443 : 80,
+    tls,
+  };
+}
+
+/**
+ * Opens the transport to a URL's server: directly, or through the proxy,
+ * with TLS inside the tunnel for `wss://`.
+ */
+async function openTransport(
+  url: URL,
+  options: DialOptions,
+  timer: Deadline,
+): Promise<Transport> {
+  const connect = options.connect ?? connectTransport;
+  const server = endpoint(url);
+  const common = {
+    caCerts: options.caCerts,
+    insecure: options.insecure ?? false,
+    url,
+  };
+  const proxy = options.proxy === false
+    ? undefined
+    : options.proxy === undefined
+    ? proxyForUrl(url)
+    : parseProxyUrl(options.proxy);
+  const opening = (target: ConnectTarget) =>
+    abortable(connect(target, timer.signal), timer, closeQuietly);
+  if (proxy === undefined) {
+    return await opening({ ...server, ...common, proxy: false });
+  }
+  const proxyHost = proxy.hostname.replace(/^\[(.*)\]$/, "$1");
+  let transport: Transport;
+  try {
+    transport = await opening({
+      hostname: proxyHost,
+      port: proxyPort(proxy),
+      tls: proxy.protocol === "https:",
+      ...common,
+      proxy: true,
+    });
+  } catch (error) {
+    throw new ProxyError(
+      `Cannot reach proxy ${redact(proxy.href)}: ${
+        error instanceof Error ? error.message : String(error)
+      }`,
+      { proxy: redact(proxy.href), status: 0, cause: error },
+    );
+  }
+  try {
+    transport = await tunnel(transport, proxy, server, timer);
+    if (server.tls) {
+      transport = await abortable(
+        startTls(transport, { hostname: server.hostname, ...common }),
+        timer,
+        closeQuietly,
+      );
+    }
+    return transport;
+  } catch (error) {
+    try {
+      transport.close();
+    } catch {
+      // Already closed.
+    }
+    throw error;
+  }
+}
+
+// A transport that arrives after the dial gave up is closed; the abort path
+// may hand it over more than once.
+function closeQuietly(transport: Transport): void {
+  try {
+    transport.close();
+  } catch {
+    // Already closed.
+  }
+}
+
+/**
+ * Where a redirect leads: `Location` resolved against the current URL, with
+ * `http:`/`https:` mapped to `ws:`/`wss:`.
+ */
+function redirectTarget(current: URL, location: string): URL {
+  let next: URL;
+  try {
+    next = new URL(location, current.href.replace(/^ws/, "http"));
+  } catch (cause) {
+    throw new ProtocolError(
+      "BAD_REDIRECT",
+      `Invalid redirect location ${JSON.stringify(location)}`,
+      { cause },
+    );
+  }
+  const scheme =
+    { "http:": "ws:", "https:": "wss:", "ws:": "ws:", "wss:": "wss:" }[
+      next.protocol
+    ];
+  if (scheme === undefined) {
+    throw new ProtocolError(
+      "BAD_REDIRECT",
+      `Unsupported redirect scheme ${next.protocol}`,
+    );
+  }
+  next = new URL(next.href.replace(/^[a-z]+:/, scheme));
+  next.hash = "";
+  return next;
+}
+
+/** Whether two URLs name the same host and port (credentials may follow). */
+function sameHost(a: URL, b: URL): boolean {
+  const x = endpoint(a), y = endpoint(b);
+  if (x.hostname.toLowerCase() !== y.hostname.toLowerCase()) return false;
+  // ws://host to wss://host on the default ports is the same server upgraded.
+  return x.port === y.port ||
+    (!a.port && !b.port && !x.tls && y.tls);
 }
 
 /**
@@ -150,12 +362,15 @@ export async function dial(
     : [...(options.protocols ?? [])];
   // The origin sent; a draft dial fills in a default one below.
   let origin = options.origin ?? "";
+  // The URLs redirected to, for the error that ends the chain.
+  const redirects: string[] = [];
   const fail = (cause: unknown) =>
     new DialError({
       url: String(url),
       protocol: protocols.join(", "),
       origin,
       cause,
+      redirects,
     });
   let target: URL;
   try {
@@ -163,6 +378,13 @@ export async function dial(
   } catch (error) {
     throw fail(error);
   }
+  const maxRedirects = options.maxRedirects ?? DEFAULT_MAX_REDIRECTS;
+  if (!Number.isInteger(maxRedirects) || maxRedirects < 0) {
+    throw new RangeError(
+      `Invalid maxRedirects ${maxRedirects} (use an integer from 0)`,
+    );
+  }
+  let headers = options.headers;
   using timer = deadline(
     options.handshakeTimeout ?? DEFAULT_HANDSHAKE_TIMEOUT,
     "Opening handshake",
@@ -172,11 +394,7 @@ export async function dial(
   try {
     // An already aborted dial opens no connection at all.
     timer.throwIfAborted();
-    transport = await abortable(
-      connectTransport(target, options.caCerts),
-      timer,
-      (late) => late.close(),
-    );
+    transport = await openTransport(target, options, timer);
     const version = options.version ?? "13";
     if (version === "hixie-76" || version === "hixie-75") {
       if (protocols.length > 1) {
@@ -206,57 +424,98 @@ export async function dial(
         `Cannot dial: unknown protocol version ${JSON.stringify(version)}`,
       );
     }
-    const key = createClientKey();
     const deflateOptions = options.compression === true
       ? {}
       : options.compression || undefined;
     const offer = deflateOptions && isPerMessageDeflateSupported()
       ? perMessageDeflateOffer(deflateOptions)
       : undefined;
-    await writeAll(
-      transport,
-      buildUpgradeRequest({
-        url: target,
+    while (true) {
+      const key = createClientKey();
+      await writeAll(
+        transport,
+        buildUpgradeRequest({
+          url: target,
+          key,
+          protocols,
+          origin: options.origin,
+          headers,
+          extensions: offer,
+        }),
+        timer,
+      );
+      const { head, rest } = await readHead(
+        transport,
+        options.maxHeadSize ?? DEFAULT_MAX_HEAD_SIZE,
+        timer,
+      );
+      const response = parseResponseHead(head);
+      const location = response.headers.get("location");
+      if (
+        maxRedirects > 0 && REDIRECT_STATUSES.has(response.status) &&
+        location !== null
+      ) {
+        transport.close();
+        transport = undefined;
+        const next = redirectTarget(target, location);
+        const chain = () => [target.href, next.href].join(" -> ");
+        if (target.protocol === "wss:" && next.protocol === "ws:") {
+          throw new ProtocolError(
+            "INSECURE_REDIRECT",
+            `Refused a redirect from wss: to ws: (${chain()})`,
+            { response },
+          );
+        }
+        const visited = [String(parseUrl(url).href), ...redirects];
+        if (visited.includes(next.href)) {
+          throw new ProtocolError(
+            "REDIRECT_LOOP",
+            `Redirect loop: ${[...visited, next.href].join(" -> ")}`,
+            { response },
+          );
+        }
+        if (redirects.length >= maxRedirects) {
+          throw new ProtocolError(
+            "TOO_MANY_REDIRECTS",
+            `More than ${maxRedirects} redirects: ${
+              [...visited, next.href].join(" -> ")
+            }`,
+            { response },
+          );
+        }
+        redirects.push(next.href);
+        if (!sameHost(target, next)) headers = withoutCredentials(headers);
+        target = next;
+        transport = await openTransport(target, options, timer);
+        continue;
+      }
+      const agreed = await validateUpgradeResponse(response, {
         key,
         protocols,
-        origin: options.origin,
-        headers: options.headers,
-        extensions: offer,
-      }),
-      timer,
-    );
-    const { head, rest } = await readHead(
-      transport,
-      options.maxHeadSize ?? DEFAULT_MAX_HEAD_SIZE,
-      timer,
-    );
-    const response = parseResponseHead(head);
-    const agreed = await validateUpgradeResponse(response, {
-      key,
-      protocols,
-      extensionsOffered: offer !== undefined,
-    });
-    const extension = agreed.extensions
-      ? acceptPerMessageDeflate(agreed.extensions, deflateOptions)
-      : undefined;
-    return new Conn({
-      role: "client",
-      transport,
-      machine: new WebSocketProtocol({
+        extensionsOffered: offer !== undefined,
+      });
+      const extension = agreed.extensions
+        ? acceptPerMessageDeflate(agreed.extensions, deflateOptions)
+        : undefined;
+      return new Conn({
         role: "client",
-        maxMessageSize: options.maxMessageSize ?? DEFAULT_MAX_MESSAGE_SIZE,
-        ownsInput: true,
-        autoCloseEcho: false,
-        extension,
-      }),
-      head: rest,
-      protocol: agreed.protocol,
-      extensions: agreed.extensions,
-      onClose: () => extension?.close(),
-      origin: options.origin,
-      url: target.href,
-      ...pickConnOptions(options),
-    });
+        transport,
+        machine: new WebSocketProtocol({
+          role: "client",
+          maxMessageSize: options.maxMessageSize ?? DEFAULT_MAX_MESSAGE_SIZE,
+          ownsInput: true,
+          autoCloseEcho: false,
+          extension,
+        }),
+        head: rest,
+        protocol: agreed.protocol,
+        extensions: agreed.extensions,
+        onClose: () => extension?.close(),
+        origin: options.origin,
+        url: target.href,
+        ...pickConnOptions(options),
+      });
+    }
   } catch (error) {
     try {
       transport?.close();
@@ -265,4 +524,12 @@ export async function dial(
     }
     throw fail(error);
   }
+}
+
+/** The headers without those that must not follow a redirect to another host. */
+function withoutCredentials(headers: HeadersInit | undefined): Headers {
+  const copy = new Headers(headers);
+  copy.delete("authorization");
+  copy.delete("cookie");
+  return copy;
 }

@@ -6,6 +6,7 @@
  *   the connection is failed with, and the HTTP status a server answers with.
  * - {@linkcode DialError}: `dial()` failed; names the URL, protocol and origin.
  * - {@linkcode ConnectionClosedError}: an operation on a closed connection.
+ * - {@linkcode ProxyError}: a proxy refused or broke the tunnel.
  *
  * Misuse of the API (a bad argument) throws the built-in `TypeError` or
  * `RangeError`; timeouts use the web-standard `DOMException` named
@@ -64,7 +65,12 @@ export type ProtocolErrorCode =
   | "INVALID_UTF8"
   | "BAD_CLOSE_CODE"
   | "BAD_CLOSE_PAYLOAD"
-  | "UNEXPECTED_EOF";
+  | "UNEXPECTED_EOF"
+  // Redirects followed by the client.
+  | "TOO_MANY_REDIRECTS"
+  | "REDIRECT_LOOP"
+  | "INSECURE_REDIRECT"
+  | "BAD_REDIRECT";
 
 /** Options of {@linkcode ProtocolError}. */
 export interface ProtocolErrorOptions {
@@ -137,6 +143,8 @@ export interface DialErrorInit {
   origin: string;
   /** Why it failed: a `ProtocolError`, a network error or a timeout. */
   cause: unknown;
+  /** The URLs redirected to, in order, when redirects were followed. */
+  redirects?: readonly string[];
 }
 
 /**
@@ -162,6 +170,8 @@ export class DialError extends Error {
   readonly protocol: string;
   /** The origin that was sent ("" for none). */
   readonly origin: string;
+  /** The URLs redirected to, in order (empty when none was followed). */
+  readonly redirects: readonly string[];
 
   /**
    * Creates a dial error.
@@ -177,6 +187,7 @@ export class DialError extends Error {
     this.url = init.url;
     this.protocol = init.protocol;
     this.origin = init.origin;
+    this.redirects = init.redirects ?? [];
   }
 }
 
@@ -229,5 +240,58 @@ export class ConnectionClosedError extends Error {
     this.code = info.code;
     this.reason = info.reason;
     this.wasClean = info.wasClean;
+  }
+}
+
+/** What a {@linkcode ProxyError} names. */
+export interface ProxyErrorInit {
+  /** The proxy, as a URL without its credentials. */
+  proxy: string;
+  /**
+   * The HTTP status of a refused `CONNECT` (e.g. 407, 403, 502), or the
+   * SOCKS5 reply code (1 to 8), or 0 when the proxy broke the protocol.
+   */
+  status: number;
+  /** The HTTP response of a refused `CONNECT`, when there was one. */
+  response?: { status: number; statusText: string; headers: Headers };
+  /** The underlying error, if any. */
+  cause?: unknown;
+}
+
+/**
+ * A proxy refused to open the tunnel, or broke its protocol. A failed
+ * `dial()` carries it as its `cause`.
+ *
+ * @example Telling a proxy's refusal apart
+ * ```ts
+ * import { ProxyError } from "@seed/websocket/errors";
+ *
+ * const error = new ProxyError("Proxy refused CONNECT with 407 Proxy Authentication Required", {
+ *   proxy: "http://127.0.0.1:3128",
+ *   status: 407,
+ * });
+ * console.log(error.status); // 407
+ * ```
+ */
+export class ProxyError extends Error {
+  /** The proxy, as a URL without its credentials. */
+  readonly proxy: string;
+  /** The HTTP status, the SOCKS5 reply code, or 0 for a protocol fault. */
+  readonly status: number;
+  /** The HTTP response of a refused `CONNECT`, when there was one. */
+  readonly response?: { status: number; statusText: string; headers: Headers };
+
+  /**
+   * Creates a proxy error.
+   *
+   * @param message A sentence-case description without a trailing period.
+   * @param init The proxy, the status and the cause.
+   */
+  constructor(message: string, init: ProxyErrorInit) {
+    super(message, { cause: init.cause });
+    this.name = "ProxyError";
+    this.proxy = init.proxy;
+    this.status = init.status;
+    this.response = init.response;
   }
 }

@@ -1,9 +1,14 @@
 import assert from "node:assert/strict";
-import { dial, type DialOptions } from "../client.ts";
+import { type ConnectTarget, dial, type DialOptions } from "../client.ts";
 import type { CloseInfo, Conn, Message } from "../conn.ts";
 import { ConnectionClosedError, DialError, ProtocolError } from "../errors.ts";
 import { Opcode } from "../frame.ts";
-import { type Handler, serve, type WebSocketServer } from "../server.ts";
+import {
+  type Handler,
+  serve,
+  upgrade,
+  type WebSocketServer,
+} from "../server.ts";
 import {
   closePayload,
   encoder,
@@ -16,7 +21,13 @@ import {
   switchingProtocols,
   writeAll,
 } from "./_peers.ts";
-import { concat, listenLoopback, randomBytes } from "./_util.ts";
+import {
+  concat,
+  listenLoopback,
+  memoryPair,
+  type MemoryTransport,
+  randomBytes,
+} from "./_util.ts";
 
 const SIZES = [0, 125, 126, 65535, 65536, 4 * 1024 * 1024];
 
@@ -507,4 +518,90 @@ Deno.test("dial() rejects a server that closes during the handshake", async () =
   const error = await dialError(server.url);
   protocolCause(error, "UNEXPECTED_EOF");
   await server.done;
+});
+
+Deno.test("dial() opens its stream through connect: an in-memory pair", async () => {
+  const [client, server] = memoryPair();
+  const targets: ConnectTarget[] = [];
+  const accepted = upgrade(server, { checkOrigin: "any" }).then(echo);
+  const conn = await dial("wss://example.test:9443/room", {
+    proxy: false,
+    connect: (target) => {
+      targets.push(target);
+      return Promise.resolve(client);
+    },
+  });
+  assert.equal(targets.length, 1);
+  assert.deepEqual(
+    {
+      hostname: targets[0].hostname,
+      port: targets[0].port,
+      tls: targets[0].tls,
+      proxy: targets[0].proxy,
+      url: targets[0].url.href,
+    },
+    {
+      hostname: "example.test",
+      port: 9443,
+      tls: true,
+      proxy: false,
+      url: "wss://example.test:9443/room",
+    },
+  );
+  await conn.send("over memory");
+  for await (const message of conn) {
+    assert.equal(message, "over memory");
+    break;
+  }
+  await conn.closed;
+  await accepted;
+});
+
+Deno.test("dial() opens its stream through connect: a Unix socket", async () => {
+  const dir = await Deno.makeTempDir();
+  const path = `${dir}/ws.sock`;
+  const listener = Deno.listen({ transport: "unix", path });
+  const serving = (async () => {
+    const socket = await listener.accept();
+    await echo(await upgrade(socket));
+  })();
+  const conn = await dial("ws://localhost/unix", {
+    proxy: false,
+    connect: () => Deno.connect({ transport: "unix", path }),
+  });
+  await conn.send(new Uint8Array([1, 2, 3]));
+  for await (const message of conn) {
+    assert.deepEqual(message, new Uint8Array([1, 2, 3]));
+    break;
+  }
+  assert.equal(conn.url, "ws://localhost/unix");
+  await conn.closed;
+  await serving;
+  listener.close();
+  await Deno.remove(dir, { recursive: true });
+});
+
+Deno.test("dial() fails with the connector's error, and closes a late transport", async () => {
+  const controller = new AbortController();
+  const [client] = memoryPair();
+  let resolveLate!: (t: MemoryTransport) => void;
+  const failing = dial("ws://example.test/", {
+    proxy: false,
+    signal: controller.signal,
+    connect: () => new Promise((resolve) => resolveLate = resolve),
+  });
+  controller.abort(new Error("Stop"));
+  const error = await failing.catch((e) => e);
+  assert.ok(error instanceof DialError);
+  assert.equal((error.cause as Error).message, "Stop");
+  resolveLate(client);
+  await Promise.resolve();
+  await Promise.resolve();
+  assert.ok(client.isClosed);
+  const refused = await dial("ws://example.test/", {
+    proxy: false,
+    connect: () => Promise.reject(new Deno.errors.ConnectionRefused("No")),
+  }).catch((e) => e);
+  assert.ok(refused instanceof DialError);
+  assert.ok(refused.cause instanceof Deno.errors.ConnectionRefused);
 });
