@@ -241,7 +241,9 @@ export function testCert(): Promise<TestCert> {
 export function tlsFront(
   backendPort: number,
   cert: TestCert,
-): { port: number; close(): Promise<void> } & AsyncDisposable {
+):
+  & { port: number; accepted: number; close(): Promise<void> }
+  & AsyncDisposable {
   const listener = Deno.listenTls({
     hostname: "127.0.0.1",
     port: 0,
@@ -272,8 +274,10 @@ export function tlsFront(
       }
     }
   };
+  const front = { accepted: 0 };
   const accepting = (async () => {
     for await (const client of listener) {
+      front.accepted++;
       const relay = (async () => {
         let backend: Deno.Conn;
         try {
@@ -311,9 +315,9 @@ export function tlsFront(
     await accepting;
     await Promise.all(relays);
   };
-  return {
+  return Object.assign(front, {
     port: listener.addr.port,
     close,
     [Symbol.asyncDispose]: close,
-  };
+  });
 }

@@ -297,9 +297,20 @@ async function echoServer(secure: boolean): Promise<EchoServer> {
   };
 }
 
-async function roundTrip(url: string, options: DialOptions): Promise<void> {
+/**
+ * Dials, echoes one message and closes. `via` is the port the connection
+ * must have gone to (the proxy's), checked where the transport has an address.
+ */
+async function roundTrip(
+  url: string,
+  options: DialOptions,
+  via: number,
+): Promise<void> {
   const cert = await testCert();
   const conn = await dial(url, { caCerts: [cert.ca], ...options });
+  if (conn.remoteAddr !== undefined) {
+    assert.equal((conn.remoteAddr as Deno.NetAddr).port, via);
+  }
   try {
     await conn.send(`hello ${url}`);
     for await (const message of conn) {
@@ -336,10 +347,14 @@ for (const secure of [false, true]) {
     async fn() {
       await using server = await echoServer(secure);
       await using proxy = await startTinyproxy({ connectPorts: [server.port] });
-      await roundTrip(server.url(), { proxy: proxy.url });
+      await roundTrip(server.url(), { proxy: proxy.url }, proxy.port);
       // The proxy as a URL object, and without its scheme.
-      await roundTrip(server.url(), { proxy: new URL(proxy.url) });
-      await roundTrip(server.url(), { proxy: `127.0.0.1:${proxy.port}` });
+      await roundTrip(server.url(), { proxy: new URL(proxy.url) }, proxy.port);
+      await roundTrip(
+        server.url(),
+        { proxy: `127.0.0.1:${proxy.port}` },
+        proxy.port,
+      );
     },
   });
 
@@ -352,7 +367,7 @@ for (const secure of [false, true]) {
         auth: ["alice", "s3cret"],
         connectPorts: [server.port],
       });
-      await roundTrip(server.url(), { proxy: proxy.url });
+      await roundTrip(server.url(), { proxy: proxy.url }, proxy.port);
       const denied = await dialError(server.url(), {
         proxy: `http://127.0.0.1:${proxy.port}`,
       });
@@ -383,7 +398,8 @@ for (const secure of [false, true]) {
       await using front = tlsFront(proxy.port, cert);
       await roundTrip(server.url(), {
         proxy: `https://bob:pw@localhost:${front.port}`,
-      });
+      }, front.port);
+      assert.equal(front.accepted, 1);
     },
   });
 
@@ -395,10 +411,10 @@ for (const secure of [false, true]) {
       async fn() {
         await using server = await echoServer(secure);
         await using proxy = await startMicrosocks({ scheme: socks });
-        await roundTrip(server.url(), { proxy: proxy.url });
+        await roundTrip(server.url(), { proxy: proxy.url }, proxy.port);
         await roundTrip(server.url().replace("localhost", "127.0.0.1"), {
           proxy: proxy.url,
-        });
+        }, proxy.port);
       },
     });
 
@@ -411,7 +427,7 @@ for (const secure of [false, true]) {
           scheme: socks,
           auth: ["carol", "pa ss"],
         });
-        await roundTrip(server.url(), { proxy: proxy.url });
+        await roundTrip(server.url(), { proxy: proxy.url }, proxy.port);
         const wrong = await dialError(server.url(), {
           proxy: `${socks}://carol:nope@127.0.0.1:${proxy.port}`,
         });
