@@ -9,7 +9,10 @@ import {
 } from "../_resp.ts";
 import type { BusGap } from "../bus.ts";
 import { RedisBus } from "../bus_redis.ts";
+import { dial } from "../client.ts";
+import type { Conn } from "../conn.ts";
 import { everySplit, mulberry32 } from "./_util.ts";
+import { take } from "./_topics.ts";
 import { RedisServer, within } from "./_redis.ts";
 
 const encoder = new TextEncoder();
@@ -256,4 +259,94 @@ Deno.test("RedisBus keeps trying while the server is down and stops on close", a
   await within(failing.promise, 5000, "four failed attempts");
   await a.close(); // clears the pending retry timer
   assert.ok(errors.length >= 4);
+});
+
+/** examples/chat_rooms.ts as a subprocess, once it listens. */
+async function chatRooms(redisPort: number): Promise<
+  { port: number; stop(): Promise<void> }
+> {
+  const child = new Deno.Command(Deno.execPath(), {
+    args: [
+      "run",
+      "--allow-net",
+      "--allow-read",
+      new URL("../examples/chat_rooms.ts", import.meta.url).pathname,
+      "--port",
+      "0",
+      "--redis",
+      `127.0.0.1:${redisPort}`,
+    ],
+    stdout: "piped",
+    stderr: "piped",
+  }).spawn();
+  const stderr = new Response(child.stderr).text();
+  const reader = child.stdout.pipeThrough(new TextDecoderStream())
+    .getReader();
+  const stop = async () => {
+    try {
+      child.kill();
+    } catch {
+      // Already gone.
+    }
+    await child.status;
+    await reader.cancel();
+    await stderr;
+  };
+  let text = "";
+  while (!text.includes("\n")) {
+    const { value, done } = await reader.read();
+    if (done) {
+      await stop();
+      throw new Error(`chat_rooms.ts ended: ${await stderr}`);
+    }
+    text += value;
+  }
+  const match = /^Chat rooms on http:\/\/127\.0\.0\.1:(\d+)\/\n/.exec(text);
+  if (!match) {
+    await stop();
+    throw new Error(`Unexpected output: ${text}`);
+  }
+  return { port: Number(match[1]), stop };
+}
+
+/** The next JSON event of a type, skipping others. */
+async function nextEvent(
+  conn: Conn,
+  type: string,
+): Promise<Record<string, unknown>> {
+  for (;;) {
+    const [message] = await take(conn, 1);
+    const event = JSON.parse(message as string);
+    if (event.type === type) return event;
+  }
+}
+
+Deno.test("examples/chat_rooms.ts: two processes share rooms through Redis", async () => {
+  await using server = await RedisServer.start();
+  const one = await chatRooms(server.port);
+  const two = await chatRooms(server.port);
+  const clients: Conn[] = [];
+  const join = async (port: number, room: string) => {
+    const conn = await dial(`ws://127.0.0.1:${port}/ws?room=${room}`);
+    clients.push(conn);
+    const welcome = await nextEvent(conn, "welcome");
+    assert.equal(welcome.room, room);
+    return conn;
+  };
+  try {
+    const alice = await join(one.port, "r1");
+    const bob = await join(two.port, "r1");
+    const carol = await join(two.port, "r2");
+    await alice.send("hello r1");
+    const heard = await within(nextEvent(bob, "message"), 5000, "a message");
+    assert.equal(heard.text, "hello r1");
+    await carol.send("hello r2");
+    const own = await within(nextEvent(carol, "message"), 5000, "a message");
+    assert.equal(own.text, "hello r2"); // nothing of r1 came first
+  } finally {
+    for (const client of clients) client.abort();
+    await Promise.all(clients.map((client) => client.closed));
+    await one.stop();
+    await two.stop();
+  }
 });
