@@ -2,7 +2,7 @@
 
 import type { Transport } from "./conn.ts";
 import { abortable, type Deadline } from "./_deadline.ts";
-import { HeadReader, type HeadResult } from "./handshake.ts";
+import { type HeadKind, HeadReader, type HeadResult } from "./handshake.ts";
 import { ProtocolError } from "./errors.ts";
 
 // Read buffers for heads, reused: the head reader copies out what it keeps,
@@ -12,14 +12,19 @@ const HEAD_READ_SIZE = 4096;
 const POOL_LIMIT = 64;
 const pool: Uint8Array<ArrayBuffer>[] = [];
 
-/** Reads an HTTP head from a transport, under a deadline or signal. */
+/**
+ * Reads an HTTP head from a transport, under a deadline or signal. A
+ * `"request"` or `"response"` head is checked as it arrives (see
+ * HeadReaderOptions.kind): garbage fails at its first bad byte.
+ */
 export async function readHead(
   transport: Transport,
   maxSize: number,
   signal: Deadline | AbortSignal,
   initial?: Uint8Array,
+  kind: HeadKind = "any",
 ): Promise<HeadResult> {
-  const reader = new HeadReader(maxSize);
+  const reader = new HeadReader(maxSize, { kind });
   if (initial && initial.length > 0) {
     const done = reader.push(initial);
     if (done) return done;

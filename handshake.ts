@@ -8,12 +8,13 @@
  * ```ts
  * import {
  *   buildUpgradeResponse,
+ *   DEFAULT_MAX_HEAD_SIZE,
  *   HeadReader,
  *   parseRequestHead,
  *   validateUpgradeRequest,
  * } from "@seed/websocket/handshake";
  *
- * const reader = new HeadReader();
+ * const reader = new HeadReader(DEFAULT_MAX_HEAD_SIZE, { kind: "request" });
  * const done = reader.push(new TextEncoder().encode(
  *   "GET /chat HTTP/1.1\r\nHost: server.example.com\r\nUpgrade: websocket\r\n" +
  *     "Connection: Upgrade\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n" +
@@ -45,10 +46,90 @@ export interface HeadResult {
 }
 
 /**
+ * Which HTTP head a {@linkcode HeadReader} expects: `"request"` and
+ * `"response"` are checked byte by byte as they arrive, `"any"` is only
+ * framed (the parsers check it once it is complete).
+ */
+export type HeadKind = "request" | "response" | "any";
+
+/** Options of {@linkcode HeadReader}. */
+export interface HeadReaderOptions {
+  /**
+   * The head expected. `"request"` checks the RFC 9112 grammar as the bytes
+   * arrive: a request line (a token method, a target of visible ASCII,
+   * `HTTP/` digit `.` digit), then header lines (a token name, `:`, a value
+   * of visible characters, spaces, tabs and obs-text), each ended by CRLF;
+   * up to two empty lines before the request line are skipped (RFC 9112
+   * section 2.2). `"response"` checks a status line (`HTTP/` digit `.`
+   * digit, three digits, an optional reason phrase) and the same header
+   * lines. Either fails at the first byte that cannot begin or continue a
+   * valid head with `BAD_REQUEST` (HTTP 400): bare CR or LF, NUL and other
+   * control bytes, line folding, a space in a header name, a missing colon.
+   * `"any"` only looks for the blank line.
+   * @default {"any"}
+   */
+  kind?: HeadKind;
+}
+
+// Byte classes of RFC 9110 section 5.6 and RFC 9112.
+const TCHAR = 1; // token characters
+const VCHAR = 2; // visible ASCII
+const FIELD = 4; // field-value and reason-phrase: VCHAR, obs-text, SP, HTAB
+const DIGIT = 8;
+const CLASS: Uint8Array = (() => {
+  const table = new Uint8Array(256);
+  const tokens = "!#$%&'*+-.^_`|~";
+  for (let b = 0; b < 256; b++) {
+    const c = String.fromCharCode(b);
+    const alnum = /[0-9A-Za-z]/.test(c);
+    if (alnum || tokens.includes(c)) table[b] |= TCHAR;
+    if (b > 0x20 && b < 0x7f) table[b] |= VCHAR;
+    if ((b > 0x20 && b !== 0x7f) || b === 0x20 || b === 0x09) {
+      table[b] |= FIELD;
+    }
+    if (b >= 0x30 && b <= 0x39) table[b] |= DIGIT;
+  }
+  return table;
+})();
+
+const CR = 13;
+const LF = 10;
+const SP = 32;
+const HTAB = 9;
+const COLON = 58;
+const HTTP_SLASH = [72, 84, 84, 80, 47, 0, 46, 0]; // "HTTP/" digit "." digit
+// Empty lines skipped before a request line.
+const MAX_LEADING_LINES = 2;
+
+// States of the validating reader. Those before FIELD_START are in the
+// request or status line.
+const START = 0; // before the method: a token byte, or CR of an empty line
+const START_LF = 1; // the LF of an empty line before the request line
+const METHOD = 2;
+const TARGET_FIRST = 3; // the request target's first byte
+const TARGET = 4;
+const VERSION = 5; // "HTTP/" digit "." digit, the position in `#pos`
+const LINE_CR = 6; // the request line's CR
+const STATUS_SP = 7; // the space after a response's version
+const STATUS = 8; // three digits, counted in `#pos`
+const AFTER_STATUS = 9; // a space and a reason phrase, or CR
+const REASON = 10;
+const FIRST_LF = 11; // the LF ending the request or status line
+const FIELD_START = 12; // a header name's first byte, or CR of the blank line
+const NAME = 13;
+const VALUE = 14;
+const LINE_LF = 15; // the LF ending a header line
+const END_LF = 16; // the LF of the blank line
+
+/**
  * Reads an HTTP/1.1 head incrementally: push chunks as they arrive, in any
  * split, until it returns the head and the bytes after it. A head longer
  * than the limit fails with `HEADERS_TOO_LARGE` (HTTP 431) as soon as it
- * passes the limit.
+ * passes the limit. With `kind: "request"` (or `"response"`) the grammar is
+ * checked as the bytes arrive, and a byte that cannot be part of a valid
+ * head fails with `BAD_REQUEST` (HTTP 400) in the push that brings it, so
+ * that garbage is refused at once instead of waiting for a blank line that
+ * never comes.
  *
  * @example Reading a head that arrives in two pieces
  * ```ts
@@ -60,19 +141,53 @@ export interface HeadResult {
  * const result = reader.push(encoder.encode("\r\n\x81\x00"));
  * console.log(result?.rest.length); // 2
  * ```
+ *
+ * @example Refusing a TLS ClientHello sent to a plain HTTP port
+ * ```ts
+ * import { HeadReader } from "@seed/websocket/handshake";
+ *
+ * const reader = new HeadReader(16384, { kind: "request" });
+ * try {
+ *   reader.push(new Uint8Array([0x16, 0x03, 0x01, 0x02, 0x00]));
+ * } catch (error) {
+ *   console.log((error as { status: number }).status); // 400
+ * }
+ * ```
  */
 export class HeadReader {
   #buffer: Uint8Array | undefined; // made once a head spans chunks
   #length = 0;
   #maxSize: number;
+  #request: boolean;
+  #any: boolean;
+  // The validating reader's state: see the constants above.
+  #state: number;
+  #pos = 0; // within VERSION or STATUS
+  #skipped = 0; // bytes of empty lines before the request line
+  #error: ProtocolError | undefined;
 
   /**
    * Creates a head reader.
    *
    * @param maxSize The largest head accepted, in bytes.
+   * @param options The kind of head expected.
    */
-  constructor(maxSize: number = DEFAULT_MAX_HEAD_SIZE) {
+  constructor(
+    maxSize: number = DEFAULT_MAX_HEAD_SIZE,
+    options: HeadReaderOptions = {},
+  ) {
     this.#maxSize = maxSize;
+    const kind = options.kind ?? "any";
+    if (kind !== "request" && kind !== "response" && kind !== "any") {
+      throw new TypeError(
+        `Invalid head kind ${
+          JSON.stringify(kind)
+        }: not request, response or any`,
+      );
+    }
+    this.#request = kind === "request";
+    this.#any = kind === "any";
+    this.#state = this.#request ? START : VERSION;
   }
 
   /** The number of bytes held so far. */
@@ -87,6 +202,233 @@ export class HeadReader {
    * @returns The head and the bytes after it, or undefined for more.
    */
   push(chunk: Uint8Array): HeadResult | undefined {
+    if (this.#any) return this.#pushAny(chunk);
+    if (this.#error) throw this.#error;
+    if (
+      this.#state <= START_LF && this.#request &&
+      (chunk[0] === CR || this.#state === START_LF)
+    ) {
+      const skipped = this.#skipEmptyLines(chunk);
+      if (skipped > 0) chunk = chunk.subarray(skipped);
+    }
+    const length = this.#length;
+    // Only as much as could still belong to the head is checked and
+    // copied; whatever follows the blank line is handed on as a view.
+    const taken = Math.min(this.#maxSize + 4 - length, chunk.length);
+    const end = this.#scan(chunk, taken);
+    if (end >= 0) {
+      let head: Uint8Array;
+      if (length === 0) {
+        // The common case: the whole head in one chunk, copied once.
+        head = chunk.slice(0, end);
+      } else {
+        head = new Uint8Array(length + end);
+        head.set(this.#buffer!.subarray(0, length));
+        head.set(chunk.subarray(0, end), length);
+      }
+      this.#length = 0;
+      this.#skipped = 0;
+      this.#state = this.#request ? START : VERSION;
+      return { head, rest: chunk.subarray(end) };
+    }
+    if (taken > 0) {
+      this.#grow(length + taken);
+      this.#buffer!.set(chunk.subarray(0, taken), length);
+      this.#length += taken;
+    }
+    // Only once the blank line can no longer end within the limit: a head of
+    // maxSize bytes before its blank line is accepted in any split.
+    if (this.#length >= this.#maxSize + 4) throw tooLarge(this.#maxSize);
+    return undefined;
+  }
+
+  // Skips the CRLFs allowed before a request line; returns how many bytes.
+  #skipEmptyLines(chunk: Uint8Array): number {
+    let i = 0;
+    for (; i < chunk.length; i++) {
+      const b = chunk[i];
+      if (this.#state === START) {
+        if (b !== CR) break;
+        if (this.#skipped === 2 * MAX_LEADING_LINES) {
+          this.#fail(
+            `Invalid HTTP request: more than ${MAX_LEADING_LINES} empty lines before the request line`,
+          );
+        }
+        this.#state = START_LF;
+      } else {
+        if (b !== LF) this.#fail(this.#describe(b, this.#skipped));
+        this.#state = START;
+      }
+      this.#skipped++;
+    }
+    return i;
+  }
+
+  // Checks bytes[0, end) against the grammar, from the current state;
+  // returns the index just past the blank line, or -1 for more. Runs of
+  // the same class are taken in tight loops: no byte is looked at twice.
+  #scan(bytes: Uint8Array, end: number): number {
+    let state = this.#state;
+    let pos = this.#pos;
+    let i = 0;
+    while (i < end) {
+      const b = bytes[i];
+      switch (state) {
+        case START:
+          if (!(CLASS[b] & TCHAR)) break;
+          state = METHOD;
+          i++;
+          continue;
+        case METHOD:
+          while (i < end && CLASS[bytes[i]] & TCHAR) i++;
+          if (i === end) continue;
+          if (bytes[i] !== SP) break;
+          state = TARGET_FIRST;
+          i++;
+          continue;
+        case TARGET_FIRST:
+          if (!(CLASS[b] & VCHAR)) break;
+          state = TARGET;
+          i++;
+          continue;
+        case TARGET:
+          while (i < end && CLASS[bytes[i]] & VCHAR) i++;
+          if (i === end) continue;
+          if (bytes[i] !== SP) break;
+          // The usual version and line end, taken at once.
+          if (
+            i + 11 <= end && bytes[i + 1] === 72 && bytes[i + 2] === 84 &&
+            bytes[i + 3] === 84 && bytes[i + 4] === 80 &&
+            bytes[i + 5] === 47 && CLASS[bytes[i + 6]] & DIGIT &&
+            bytes[i + 7] === 46 && CLASS[bytes[i + 8]] & DIGIT &&
+            bytes[i + 9] === CR && bytes[i + 10] === LF
+          ) {
+            state = FIELD_START;
+            i += 11;
+            continue;
+          }
+          state = VERSION;
+          pos = 0;
+          i++;
+          continue;
+        case VERSION:
+          if (
+            pos === 5 || pos === 7 ? !(CLASS[b] & DIGIT) : b !== HTTP_SLASH[pos]
+          ) break;
+          i++;
+          if (++pos === 8) {
+            state = this.#request ? LINE_CR : STATUS_SP;
+          }
+          continue;
+        case LINE_CR:
+          if (b !== CR) break;
+          state = FIRST_LF;
+          i++;
+          continue;
+        case STATUS_SP:
+          if (b !== SP) break;
+          state = STATUS;
+          pos = 0;
+          i++;
+          continue;
+        case STATUS:
+          if (!(CLASS[b] & DIGIT)) break;
+          i++;
+          if (++pos === 3) state = AFTER_STATUS;
+          continue;
+        case AFTER_STATUS:
+          // The reason phrase's space is often left out with the phrase.
+          if (b === SP) state = REASON;
+          else if (b === CR) state = FIRST_LF;
+          else break;
+          i++;
+          continue;
+        case REASON:
+          while (i < end && CLASS[bytes[i]] & FIELD) i++;
+          if (i === end) continue;
+          if (bytes[i] !== CR) break;
+          state = FIRST_LF;
+          i++;
+          continue;
+        case FIRST_LF:
+        case LINE_LF:
+          if (b !== LF) break;
+          state = FIELD_START;
+          i++;
+          continue;
+        case FIELD_START:
+          if (CLASS[b] & TCHAR) state = NAME;
+          else if (b === CR) state = END_LF;
+          else break;
+          i++;
+          continue;
+        case NAME:
+          while (i < end && CLASS[bytes[i]] & TCHAR) i++;
+          if (i === end) continue;
+          if (bytes[i] !== COLON) break;
+          state = VALUE;
+          i++;
+          continue;
+        case VALUE:
+          while (i < end && CLASS[bytes[i]] & FIELD) i++;
+          if (i === end) continue;
+          if (bytes[i] !== CR) break;
+          // The usual line end, taken at once with the next name's first
+          // byte.
+          if (
+            i + 2 < end && bytes[i + 1] === LF && CLASS[bytes[i + 2]] & TCHAR
+          ) {
+            state = NAME;
+            i += 3;
+            continue;
+          }
+          state = LINE_LF;
+          i++;
+          continue;
+        case END_LF:
+          if (b !== LF) break;
+          return i + 1;
+      }
+      // Only a byte that fits nowhere gets here.
+      this.#state = state;
+      this.#fail(
+        this.#describe(bytes[i], this.#skipped + this.#length + i),
+      );
+    }
+    this.#state = state;
+    this.#pos = pos;
+    return -1;
+  }
+
+  // What is wrong with byte `b` at `offset` in the input.
+  #describe(b: number, offset: number): string {
+    const state = this.#state;
+    const where = state >= FIELD_START
+      ? "header line"
+      : this.#request
+      ? "request line"
+      : "status line";
+    if (state === FIELD_START && (b === SP || b === HTAB)) {
+      return `Invalid HTTP head: line folding or whitespace before a header name at offset ${offset}`;
+    }
+    if (
+      state === START_LF || state === FIRST_LF || state === LINE_LF ||
+      state === END_LF
+    ) {
+      return `Invalid HTTP ${where}: bare CR at offset ${offset - 1}`;
+    }
+    if (b === LF) return `Invalid HTTP ${where}: bare LF at offset ${offset}`;
+    const hex = b.toString(16).padStart(2, "0");
+    return `Invalid HTTP ${where}: unexpected byte 0x${hex} at offset ${offset}`;
+  }
+
+  #fail(message: string): never {
+    this.#error = badRequest(message);
+    throw this.#error;
+  }
+
+  // Framing only: the first CRLFCRLF ends the head.
+  #pushAny(chunk: Uint8Array): HeadResult | undefined {
     if (this.#length === 0) {
       // The common case: the whole head in one chunk, copied once.
       const limit = Math.min(chunk.length, this.#maxSize + 4);
@@ -124,13 +466,7 @@ export class HeadReader {
     }
     // Only once the blank line can no longer end within the limit: a head of
     // maxSize bytes before its blank line is accepted in any split.
-    if (this.#length >= this.#maxSize + 4) {
-      throw new ProtocolError(
-        "HEADERS_TOO_LARGE",
-        `HTTP head exceeds ${this.#maxSize} bytes`,
-        { status: 431 },
-      );
-    }
+    if (this.#length >= this.#maxSize + 4) throw tooLarge(this.#maxSize);
     return undefined;
   }
 
@@ -143,6 +479,14 @@ export class HeadReader {
     if (this.#buffer) next.set(this.#buffer.subarray(0, this.#length));
     this.#buffer = next;
   }
+}
+
+function tooLarge(maxSize: number): ProtocolError {
+  return new ProtocolError(
+    "HEADERS_TOO_LARGE",
+    `HTTP head exceeds ${maxSize} bytes`,
+    { status: 431 },
+  );
 }
 
 /** A parsed HTTP request head. */

@@ -9,6 +9,7 @@ import {
   DEFAULT_MAX_HEAD_SIZE,
   hasToken,
   headerTokens,
+  type HeadKind,
   HeadReader,
   type HeadResult,
   hostHeader,
@@ -23,7 +24,7 @@ import {
   validateUpgradeResponse,
   WEBSOCKET_GUID,
 } from "../handshake.ts";
-import { concat, everySplit } from "./_util.ts";
+import { concat, everySplit, mulberry32, randomBytes } from "./_util.ts";
 
 const encoder = new TextEncoder();
 const decoder = new TextDecoder();
@@ -84,8 +85,9 @@ async function assertRejectsProtocolError(
 function readHead(
   chunks: Uint8Array[],
   maxSize?: number,
+  kind?: HeadKind,
 ): { result: HeadResult; after: Uint8Array } | undefined {
-  const reader = new HeadReader(maxSize);
+  const reader = new HeadReader(maxSize, { kind });
   for (let i = 0; i < chunks.length; i++) {
     const result = reader.push(chunks[i]);
     if (result) {
@@ -151,11 +153,13 @@ Deno.test("computeAccept() differs for different keys", async () => {
 
 Deno.test("HeadReader reads the RFC 6455 request head at every split", () => {
   const bytes = encoder.encode(RFC_REQUEST);
-  for (const chunks of everySplit(bytes)) {
-    const read = readHead(chunks);
-    assert.ok(read, `split ${chunks.map((c) => c.length).join("+")}`);
-    assert.deepEqual(read.result.head, bytes);
-    assert.equal(read.after.length, 0);
+  for (const kind of ["any", "request"] as const) {
+    for (const chunks of everySplit(bytes)) {
+      const read = readHead(chunks, undefined, kind);
+      assert.ok(read, `${kind} split ${chunks.map((c) => c.length).join("+")}`);
+      assert.deepEqual(read.result.head, bytes);
+      assert.equal(read.after.length, 0);
+    }
   }
 });
 
@@ -163,23 +167,30 @@ Deno.test("HeadReader hands on the bytes after the head at every split", () => {
   const head = encoder.encode(RFC_REQUEST);
   const after = new Uint8Array([0x81, 0x85, 0x37, 0xfa, 0x21, 0x3d, 0x7f]);
   const bytes = concat(head, after);
-  for (const chunks of everySplit(bytes)) {
-    const read = readHead(chunks);
-    assert.ok(read);
-    assert.deepEqual(read.result.head, head);
-    assert.deepEqual(read.after, after);
+  for (const kind of ["any", "request"] as const) {
+    for (const chunks of everySplit(bytes)) {
+      const read = readHead(chunks, undefined, kind);
+      assert.ok(read);
+      assert.deepEqual(read.result.head, head);
+      assert.deepEqual(read.after, after);
+    }
   }
 });
 
 Deno.test("HeadReader returns undefined until the blank line and counts buffered bytes", () => {
-  const reader = new HeadReader();
-  assert.equal(reader.push(encoder.encode("HTTP/1.1 101 OK\r\n")), undefined);
-  assert.equal(reader.bufferedBytes, 17);
-  assert.equal(reader.push(encoder.encode("A: b\r\n\r")), undefined);
-  const result = reader.push(latin1("\n\x81"));
-  assert.ok(result);
-  assert.equal(decoder.decode(result.head), "HTTP/1.1 101 OK\r\nA: b\r\n\r\n");
-  assert.deepEqual(result.rest, new Uint8Array([0x81]));
+  for (const kind of ["any", "response"] as const) {
+    const reader = new HeadReader(undefined, { kind });
+    assert.equal(reader.push(encoder.encode("HTTP/1.1 101 OK\r\n")), undefined);
+    assert.equal(reader.bufferedBytes, 17);
+    assert.equal(reader.push(encoder.encode("A: b\r\n\r")), undefined);
+    const result = reader.push(latin1("\n\x81"));
+    assert.ok(result);
+    assert.equal(
+      decoder.decode(result.head),
+      "HTTP/1.1 101 OK\r\nA: b\r\n\r\n",
+    );
+    assert.deepEqual(result.rest, new Uint8Array([0x81]));
+  }
 });
 
 Deno.test("HeadReader does not take bare LF LF or CR CR for the blank line", () => {
@@ -194,67 +205,545 @@ Deno.test("HeadReader does not take bare LF LF or CR CR for the blank line", () 
 Deno.test("HeadReader hands on a large rest from a chunk bigger than the limit", () => {
   const head = encoder.encode("HTTP/1.1 101 Switching Protocols\r\n\r\n");
   const rest = new Uint8Array(100_000).map((_, i) => i & 0xff);
-  const read = readHead([concat(head, rest)], 64);
-  assert.ok(read);
-  assert.deepEqual(read.result.head, head);
-  assert.equal(read.after.length, rest.length);
-  assert.deepEqual(read.after, rest);
+  for (const kind of ["any", "response"] as const) {
+    const read = readHead([concat(head, rest)], 64, kind);
+    assert.ok(read);
+    assert.deepEqual(read.result.head, head);
+    assert.equal(read.after.length, rest.length);
+    assert.deepEqual(read.after, rest);
+  }
 });
 
 Deno.test("HeadReader accepts a head at exactly the limit at every split", () => {
   // The limit counts the head before its blank line.
   const bytes = encoder.encode("GET / HTTP/1.1\r\nHost: example.com\r\n\r\n");
   const limit = bytes.length - 4;
-  for (const chunks of everySplit(bytes)) {
-    const read = readHead(chunks, limit);
-    assert.ok(read, `split ${chunks.map((c) => c.length).join("+")}`);
-    assert.deepEqual(read.result.head, bytes);
+  for (const kind of ["any", "request"] as const) {
+    for (const chunks of everySplit(bytes)) {
+      const read = readHead(chunks, limit, kind);
+      assert.ok(read, `${kind} split ${chunks.map((c) => c.length).join("+")}`);
+      assert.deepEqual(read.result.head, bytes);
+    }
   }
 });
 
 Deno.test("HeadReader fails with HEADERS_TOO_LARGE and 431 one byte over the limit at every split", () => {
   const bytes = encoder.encode("GET / HTTP/1.1\r\nHost: example.com\r\n\r\n");
   const limit = bytes.length - 5;
-  for (const chunks of everySplit(bytes)) {
+  for (const kind of ["any", "request"] as const) {
+    for (const chunks of everySplit(bytes)) {
+      assertProtocolError(
+        () => readHead(chunks, limit, kind),
+        "HEADERS_TOO_LARGE",
+        431,
+      );
+    }
+  }
+});
+
+Deno.test("HeadReader fails with HEADERS_TOO_LARGE before the blank line arrives", () => {
+  for (const kind of ["any", "request"] as const) {
+    const reader = new HeadReader(100, { kind });
+    const line = encoder.encode("X-Filler: aaaaaaaaaaaaaaaaaaaaaa\r\n"); // 34 bytes
+    reader.push(encoder.encode("GET / HTTP/1.1\r\n"));
+    reader.push(line);
+    reader.push(line);
+    const error = assertProtocolError(
+      () => {
+        for (let i = 0; i < 10; i++) reader.push(line);
+      },
+      "HEADERS_TOO_LARGE",
+      431,
+    );
+    assert.equal(error.message, "HTTP head exceeds 100 bytes");
+    // It kept no more than the limit and its blank line.
+    assert.ok(reader.bufferedBytes <= 104);
+  }
+});
+
+Deno.test("HeadReader defaults to a 16 KiB limit", () => {
+  assert.equal(DEFAULT_MAX_HEAD_SIZE, 16 * 1024);
+  for (const kind of ["any", "request"] as const) {
+    const reader = new HeadReader(undefined, { kind });
+    const filler = encoder.encode(`X-Filler: ${"a".repeat(1000)}\r\n`);
+    reader.push(encoder.encode("GET / HTTP/1.1\r\n"));
+    for (let i = 0; i < 15; i++) reader.push(filler);
     assertProtocolError(
-      () => readHead(chunks, limit),
+      () => {
+        for (let i = 0; i < 3; i++) reader.push(filler);
+      },
       "HEADERS_TOO_LARGE",
       431,
     );
   }
 });
 
-Deno.test("HeadReader fails with HEADERS_TOO_LARGE before the blank line arrives", () => {
-  const reader = new HeadReader(100);
-  const line = encoder.encode("X-Filler: aaaaaaaaaaaaaaaaaaaaaa\r\n"); // 34 bytes
-  reader.push(encoder.encode("GET / HTTP/1.1\r\n"));
-  reader.push(line);
-  reader.push(line);
-  const error = assertProtocolError(
-    () => {
-      for (let i = 0; i < 10; i++) reader.push(line);
-    },
-    "HEADERS_TOO_LARGE",
-    431,
-  );
-  assert.equal(error.message, "HTTP head exceeds 100 bytes");
-  // It kept no more than the limit and its blank line.
-  assert.ok(reader.bufferedBytes <= 104);
+// HeadReader checking the grammar as bytes arrive.
+
+/** A bad head: the good prefix, then the first bad byte and what follows. */
+interface BadHead {
+  name: string;
+  good: string;
+  bad: string | Uint8Array;
+}
+
+function badBytes(head: BadHead): { bytes: Uint8Array; at: number } {
+  const good = latin1(head.good);
+  const bad = typeof head.bad === "string" ? latin1(head.bad) : head.bad;
+  return { bytes: concat(good, bad), at: good.length };
+}
+
+// A TLS 1.2 ClientHello's first bytes, as a TLS client sends them to a
+// plain-text port.
+const CLIENT_HELLO = Uint8Array.from(
+  "16030100a5010000a103035e2b710a0d0a474554202f2048".match(/../g)!,
+  (hex) => parseInt(hex, 16),
+);
+
+const BINARY = (() => {
+  const bytes = randomBytes(200, 99);
+  bytes[0] = 0xc3; // cannot begin a method
+  return bytes;
+})();
+
+const BAD_REQUESTS: BadHead[] = [
+  { name: "random binary", good: "", bad: BINARY },
+  { name: "a TLS ClientHello", good: "", bad: CLIENT_HELLO },
+  { name: "an SSH banner", good: "SSH-2.0-OpenSSH_9.6", bad: "\r\n" },
+  { name: "a leading space", good: "", bad: " GET / HTTP/1.1\r\n\r\n" },
+  { name: "a leading bare LF", good: "", bad: "\nGET / HTTP/1.1\r\n\r\n" },
+  {
+    name: "three leading empty lines",
+    good: "\r\n\r\n",
+    bad: "\r\nGET / HTTP/1.1\r\n\r\n",
+  },
+  { name: "a bare CR before the request", good: "\r", bad: "GET / HTTP/1.1" },
+  { name: "NUL in the method", good: "GE", bad: "\x00T / HTTP/1.1\r\n\r\n" },
+  { name: "a non-token method", good: "G", bad: "(T / HTTP/1.1\r\n\r\n" },
+  { name: "two spaces after the method", good: "GET ", bad: " / HTTP/1.1" },
+  {
+    name: "a control byte in the target",
+    good: "GET /a",
+    bad: "\x01b HTTP/1.1",
+  },
+  { name: "DEL in the target", good: "GET /a", bad: "\x7f HTTP/1.1\r\n\r\n" },
+  { name: "obs-text in the target", good: "GET /", bad: "\xc3\xa9 HTTP/1.1" },
+  { name: "no version (HTTP/0.9)", good: "GET /", bad: "\r\n\r\n" },
+  { name: "a bad version HTTP/x", good: "GET / HTTP/", bad: "x.1\r\n\r\n" },
+  { name: "a lower-case version", good: "GET / ", bad: "http/1.1\r\n\r\n" },
+  { name: "HTTPS/1.1", good: "GET / HTTP", bad: "S/1.1\r\n\r\n" },
+  { name: "a two-digit version", good: "GET / HTTP/1", bad: "1.1\r\n\r\n" },
+  { name: "a space after the version", good: "GET / HTTP/1.1", bad: " \r\n" },
+  {
+    name: "a bare LF after the request line",
+    good: "GET / HTTP/1.1",
+    bad: "\nHost: a\r\n\r\n",
+  },
+  {
+    name: "a bare CR after the request line",
+    good: "GET / HTTP/1.1\r",
+    bad: "Host: a\r\n\r\n",
+  },
+  {
+    name: "a bare LF after a header line",
+    good: "GET / HTTP/1.1\r\nHost: a",
+    bad: "\nX: b\r\n\r\n",
+  },
+  {
+    name: "a bare CR in a header value",
+    good: "GET / HTTP/1.1\r\nHost: a\r",
+    bad: "X: b\r\n\r\n",
+  },
+  {
+    name: "LF LF for the blank line",
+    good: "GET / HTTP/1.1\r\nHost: a\r\n",
+    bad: "\n\n",
+  },
+  {
+    name: "CR CR for the blank line",
+    good: "GET / HTTP/1.1\r\nHost: a\r\n\r",
+    bad: "\r\n",
+  },
+  {
+    name: "NUL in a header value",
+    good: "GET / HTTP/1.1\r\nHost: a",
+    bad: "\x00b\r\n\r\n",
+  },
+  { name: "NUL in a header name", good: "GET / HTTP/1.1\r\nX", bad: "\x00: a" },
+  {
+    name: "ESC in a header value",
+    good: "GET / HTTP/1.1\r\nX: a",
+    bad: "\x1bb\r\n\r\n",
+  },
+  {
+    name: "DEL in a header value",
+    good: "GET / HTTP/1.1\r\nX: a",
+    bad: "\x7f\r\n\r\n",
+  },
+  {
+    name: "obs-fold with a space",
+    good: "GET / HTTP/1.1\r\nX-A: b\r\n",
+    bad: " c\r\n\r\n",
+  },
+  {
+    name: "obs-fold with a tab",
+    good: "GET / HTTP/1.1\r\nX-A: b\r\n",
+    bad: "\tc\r\n\r\n",
+  },
+  {
+    name: "whitespace before the first header line",
+    good: "GET / HTTP/1.1\r\n",
+    bad: " Host: a\r\n\r\n",
+  },
+  {
+    name: "a space in a header name",
+    good: "GET / HTTP/1.1\r\nX",
+    bad: " A: b\r\n\r\n",
+  },
+  {
+    name: "a space before the colon",
+    good: "GET / HTTP/1.1\r\nHost",
+    bad: " : a\r\n\r\n",
+  },
+  {
+    name: "a missing colon",
+    good: "GET / HTTP/1.1\r\nHost",
+    bad: "\r\n\r\n",
+  },
+  { name: "an empty header name", good: "GET / HTTP/1.1\r\n", bad: ": a\r\n" },
+  {
+    name: "a non-token header name",
+    good: "GET / HTTP/1.1\r\nX",
+    bad: "(y): a\r\n\r\n",
+  },
+  {
+    name: "obs-text in a header name",
+    good: "GET / HTTP/1.1\r\nX-",
+    bad: "\xe9: a\r\n\r\n",
+  },
+];
+
+const BAD_RESPONSES: BadHead[] = [
+  { name: "a TLS record", good: "", bad: CLIENT_HELLO },
+  { name: "an HTML page", good: "", bad: "<html>\r\n\r\n" },
+  { name: "a lower-case version", good: "", bad: "http/1.1 101 OK\r\n\r\n" },
+  { name: "no status", good: "HTTP/1.1", bad: "\r\n\r\n" },
+  { name: "a letter in the status", good: "HTTP/1.1 1", bad: "x1 OK\r\n\r\n" },
+  { name: "a four-digit status", good: "HTTP/1.1 101", bad: "0 OK\r\n\r\n" },
+  { name: "a bare LF", good: "HTTP/1.1 101 OK", bad: "\n\r\n" },
+  { name: "NUL in the reason", good: "HTTP/1.1 101 O", bad: "\x00K\r\n\r\n" },
+  {
+    name: "a space before a colon",
+    good: "HTTP/1.1 101 OK\r\nUpgrade",
+    bad: " : websocket\r\n\r\n",
+  },
+  {
+    name: "obs-fold",
+    good: "HTTP/1.1 101 OK\r\nA: b\r\n",
+    bad: " c\r\n\r\n",
+  },
+];
+
+const GOOD_REQUESTS: string[] = [
+  RFC_REQUEST,
+  // Chrome's upgrade request.
+  "GET /chat?room=1&x=%20 HTTP/1.1\r\nHost: 127.0.0.1:8080\r\n" +
+  "Connection: Upgrade\r\nPragma: no-cache\r\nCache-Control: no-cache\r\n" +
+  "User-Agent: Mozilla/5.0 (X11; Linux x86_64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/131.0.0.0 Safari/537.36\r\n" +
+  "Upgrade: websocket\r\nOrigin: http://127.0.0.1:8080\r\nSec-WebSocket-Version: 13\r\n" +
+  "Accept-Encoding: gzip, deflate, br, zstd\r\nAccept-Language: en-US,en;q=0.9\r\n" +
+  `Sec-WebSocket-Key: ${RFC_KEY}\r\n` +
+  "Sec-WebSocket-Extensions: permessage-deflate; client_max_window_bits\r\n\r\n",
+  // The hixie-76 request of its draft; its key3 follows the head.
+  "GET /demo HTTP/1.1\r\nHost: example.com\r\nConnection: Upgrade\r\n" +
+  "Sec-WebSocket-Key2: 12998 5 Y3 1  .P00\r\nSec-WebSocket-Protocol: sample\r\n" +
+  "Upgrade: WebSocket\r\nSec-WebSocket-Key1: 4 @1  46546xW%0l 1 5\r\n" +
+  "Origin: http://example.com\r\n\r\n^n:ds[4U",
+  "GET / HTTP/1.0\r\n\r\n",
+  "M-SEARCH * HTTP/1.1\r\nHOST: 239.255.255.250:1900\r\n\r\n",
+  "GET http://example.com/a?b=c#d HTTP/1.1\r\nHost: example.com\r\n\r\n",
+  "GET / HTTP/1.1\r\nX-Empty:\r\nX-Blank: \t \r\nX-Tab:\tv\tw\t\r\n\r\n",
+  "GET / HTTP/1.1\r\nX-Latin: caf\xe9 \xff\r\nx!#$%&'*+-.^_`|~9: v\r\n\r\n",
+];
+
+const GOOD_RESPONSES: string[] = [
+  "HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\n" +
+  "Connection: Upgrade\r\nSec-WebSocket-Accept: s3pPLMBiTxaQ9kYGzzhZRbK+xOo=\r\n\r\n" +
+  "\x81\x05hello",
+  "HTTP/1.1 101\r\n\r\n",
+  "HTTP/1.1 200 \r\n\r\n",
+  "HTTP/1.0 404 Not \tFound \xe9\r\nContent-Length: 0\r\n\r\n",
+  // hixie-76: the 16-byte answer follows the head.
+  "HTTP/1.1 101 WebSocket Protocol Handshake\r\nUpgrade: WebSocket\r\n" +
+  "Connection: Upgrade\r\nSec-WebSocket-Origin: http://example.com\r\n" +
+  "Sec-WebSocket-Location: ws://example.com/demo\r\n\r\n8jKS'y:G*Co,Wxa-",
+];
+
+/** Pushes the chunks; returns the error and how many bytes were pushed before the chunk that threw. */
+function failingPush(
+  chunks: Uint8Array[],
+  kind: HeadKind,
+): { error: ProtocolError; before: number; through: number } {
+  const reader = new HeadReader(DEFAULT_MAX_HEAD_SIZE, { kind });
+  let before = 0;
+  for (const chunk of chunks) {
+    try {
+      const result = reader.push(chunk);
+      assert.equal(result, undefined, "returned a head");
+    } catch (error) {
+      assert.ok(error instanceof ProtocolError, String(error));
+      return { error, before, through: before + chunk.length };
+    }
+    before += chunk.length;
+  }
+  throw new Error("no chunk threw");
+}
+
+function splitName(chunks: Uint8Array[]): string {
+  return chunks.map((c) => c.length).join("+");
+}
+
+for (
+  const [kind, table] of [
+    ["request", BAD_REQUESTS],
+    ["response", BAD_RESPONSES],
+  ] as const
+) {
+  Deno.test(`HeadReader({ kind: "${kind}" }) fails bad heads with BAD_REQUEST and 400 in the push of the first bad byte, at every split`, () => {
+    for (const head of table) {
+      const { bytes, at } = badBytes(head);
+      for (const chunks of everySplit(bytes)) {
+        const { error, before, through } = failingPush(chunks, kind);
+        const where = `${head.name}, split ${splitName(chunks)}`;
+        assert.equal(error.code, "BAD_REQUEST", where);
+        assert.equal(error.status, 400, where);
+        assert.ok(before <= at && at < through, `${where}: ${error.message}`);
+      }
+    }
+  });
+
+  Deno.test(`HeadReader({ kind: "${kind}" }) takes the good prefix of a bad head and fails on its first bad byte`, () => {
+    for (const head of table) {
+      const { bytes, at } = badBytes(head);
+      const reader = new HeadReader(DEFAULT_MAX_HEAD_SIZE, { kind });
+      assert.equal(reader.push(bytes.subarray(0, at)), undefined, head.name);
+      assertProtocolError(
+        () => reader.push(bytes.subarray(at, at + 1)),
+        "BAD_REQUEST",
+        400,
+      );
+      // And it stays failed.
+      assertProtocolError(
+        () => reader.push(encoder.encode("\r\n\r\n")),
+        "BAD_REQUEST",
+        400,
+      );
+    }
+  });
+}
+
+Deno.test(`HeadReader({ kind: "request" }) accepts valid request heads at every split`, () => {
+  for (const text of GOOD_REQUESTS) {
+    const bytes = latin1(text);
+    const end = text.indexOf("\r\n\r\n") + 4;
+    for (const chunks of everySplit(bytes)) {
+      const read = readHead(chunks, undefined, "request");
+      assert.ok(read, `${JSON.stringify(text)} split ${splitName(chunks)}`);
+      assert.deepEqual(read.result.head, bytes.subarray(0, end));
+      assert.deepEqual(read.after, bytes.subarray(end));
+      // What the reader passes, the parser takes.
+      parseRequestHead(read.result.head);
+    }
+  }
 });
 
-Deno.test("HeadReader defaults to a 16 KiB limit", () => {
-  assert.equal(DEFAULT_MAX_HEAD_SIZE, 16 * 1024);
-  const reader = new HeadReader();
-  const filler = encoder.encode(`X-Filler: ${"a".repeat(1000)}\r\n`);
-  reader.push(encoder.encode("GET / HTTP/1.1\r\n"));
-  for (let i = 0; i < 15; i++) reader.push(filler);
-  assertProtocolError(
-    () => {
-      for (let i = 0; i < 3; i++) reader.push(filler);
-    },
-    "HEADERS_TOO_LARGE",
-    431,
+Deno.test(`HeadReader({ kind: "response" }) accepts valid response heads at every split`, () => {
+  for (const text of GOOD_RESPONSES) {
+    const bytes = latin1(text);
+    const end = text.indexOf("\r\n\r\n") + 4;
+    for (const chunks of everySplit(bytes)) {
+      const read = readHead(chunks, undefined, "response");
+      assert.ok(read, `${JSON.stringify(text)} split ${splitName(chunks)}`);
+      assert.deepEqual(read.result.head, bytes.subarray(0, end));
+      assert.deepEqual(read.after, bytes.subarray(end));
+      parseResponseHead(read.result.head);
+    }
+  }
+});
+
+Deno.test(`HeadReader({ kind: "request" }) skips up to two empty lines before the request line`, () => {
+  const head = encoder.encode("GET / HTTP/1.1\r\nHost: a\r\n\r\n");
+  for (const leading of ["\r\n", "\r\n\r\n"]) {
+    const bytes = concat(encoder.encode(leading), head, Uint8Array.of(0x81));
+    for (const chunks of everySplit(bytes)) {
+      const read = readHead(chunks, head.length - 4, "request");
+      assert.ok(read, `${JSON.stringify(leading)} ${splitName(chunks)}`);
+      assert.deepEqual(read.result.head, head);
+      assert.deepEqual(read.after, Uint8Array.of(0x81));
+    }
+  }
+  const reader = new HeadReader(undefined, { kind: "request" });
+  reader.push(encoder.encode("\r\n\r\n"));
+  assert.equal(reader.bufferedBytes, 0);
+  const error = assertProtocolError(
+    () => reader.push(encoder.encode("\r")),
+    "BAD_REQUEST",
+    400,
   );
+  assert.equal(
+    error.message,
+    "Invalid HTTP request: more than 2 empty lines before the request line",
+  );
+});
+
+Deno.test(`HeadReader({ kind: "request" }) names the place and the byte`, () => {
+  const cases: [string, string][] = [
+    [
+      "\x16\x03\x01",
+      "Invalid HTTP request line: unexpected byte 0x16 at offset 0",
+    ],
+    [
+      "\r\nGET /\x01",
+      "Invalid HTTP request line: unexpected byte 0x01 at offset 7",
+    ],
+    ["GET / HTTP/1.1\n", "Invalid HTTP request line: bare LF at offset 14"],
+    ["GET / HTTP/1.1\rX", "Invalid HTTP request line: bare CR at offset 14"],
+    [
+      "GET / HTTP/1.1\r\nA: b\nX",
+      "Invalid HTTP header line: bare LF at offset 20",
+    ],
+    [
+      "GET / HTTP/1.1\r\nA: b\r\r",
+      "Invalid HTTP header line: bare CR at offset 20",
+    ],
+    [
+      "GET / HTTP/1.1\r\nA: b\r\n\r\r",
+      "Invalid HTTP header line: bare CR at offset 22",
+    ],
+    [
+      "GET / HTTP/1.1\r\nA b",
+      "Invalid HTTP header line: unexpected byte 0x20 at offset 17",
+    ],
+    [
+      "GET / HTTP/1.1\r\nA: b\r\n c",
+      "Invalid HTTP head: line folding or whitespace before a header name at offset 22",
+    ],
+  ];
+  for (const [text, message] of cases) {
+    // Whole, and a byte at a time: the same offset.
+    for (
+      const chunks of [
+        [latin1(text)],
+        [...latin1(text)].map((b) => Uint8Array.of(b)),
+      ]
+    ) {
+      const { error } = failingPush(chunks, "request");
+      assert.equal(error.message, message);
+    }
+  }
+});
+
+Deno.test(`HeadReader({ kind: "request" }) answers 431 for a head too large before its first bad byte, 400 for a bad byte within the limit`, () => {
+  const good = encoder.encode("GET / HTTP/1.1\r\nX: aaaaaaaaaaaaaaaaaaaa");
+  const bytes = concat(good, Uint8Array.of(0));
+  for (const chunks of everySplit(bytes)) {
+    assertProtocolError(
+      () => readHead(chunks, good.length - 4, "request"),
+      "HEADERS_TOO_LARGE",
+      431,
+    );
+    assertProtocolError(
+      () => readHead(chunks, good.length - 3, "request"),
+      "BAD_REQUEST",
+      400,
+    );
+  }
+});
+
+Deno.test(`HeadReader({ kind: "request" }) reads a second head after the first`, () => {
+  const head = encoder.encode("GET /a HTTP/1.1\r\nHost: a\r\n\r\n");
+  const reader = new HeadReader(undefined, { kind: "request" });
+  const first = reader.push(concat(head, head.subarray(0, 10)));
+  assert.ok(first);
+  assert.deepEqual(first.head, head);
+  assert.equal(reader.push(first.rest), undefined);
+  const second = reader.push(head.subarray(10));
+  assert.ok(second);
+  assert.deepEqual(second.head, head);
+});
+
+Deno.test("HeadReader with the default kind only looks for the blank line", () => {
+  const reader = new HeadReader();
+  assert.equal(reader.push(CLIENT_HELLO), undefined);
+  assert.ok(reader.push(encoder.encode("\x00\n\r\r\n\r\n")));
+  assert.throws(
+    () => new HeadReader(100, { kind: "http" as HeadKind }),
+    TypeError,
+  );
+});
+
+Deno.test(`HeadReader({ kind: "request" }) agrees with parseRequestHead() on 2000 mutated heads in random splits`, () => {
+  const valid = latin1(GOOD_REQUESTS[1]);
+  const random = mulberry32(2026);
+  const int = (n: number) => Math.floor(random() * n);
+  const interesting = [0, 9, 10, 13, 32, 58, 0x7f, 0x80, 0xff, 0x47];
+  let accepted = 0;
+  for (let round = 0; round < 2000; round++) {
+    const bytes = [...valid];
+    for (let m = 1 + int(3); m > 0; m--) {
+      const at = int(bytes.length);
+      const byte = random() < 0.5
+        ? interesting[int(interesting.length)]
+        : int(256);
+      const how = int(3);
+      if (how === 0) bytes[at] = byte;
+      else if (how === 1) bytes.splice(at, 0, byte);
+      else bytes.splice(at, 1);
+    }
+    const input = Uint8Array.from(bytes);
+    const chunks: Uint8Array[] = [];
+    for (let at = 0; at < input.length;) {
+      const n = 1 + int(64);
+      chunks.push(input.subarray(at, at + n));
+      at += n;
+    }
+    const reader = new HeadReader(DEFAULT_MAX_HEAD_SIZE, { kind: "request" });
+    let result: HeadResult | undefined;
+    let error: unknown;
+    try {
+      for (const chunk of chunks) if ((result = reader.push(chunk))) break;
+    } catch (thrown) {
+      error = thrown;
+    }
+    // The framing-only reader on the same bytes, and the parser.
+    const framed = readHead([input]);
+    let parsed: RequestHead | undefined;
+    try {
+      if (framed) parsed = parseRequestHead(framed.result.head);
+    } catch {
+      // Malformed.
+    }
+    const where = `round ${round}: ${
+      JSON.stringify(String.fromCharCode(...input))
+    }`;
+    if (result) {
+      accepted++;
+      assert.ok(parsed, `${where}: accepted what the parser refuses`);
+      assert.deepEqual(result.head, framed!.result.head, where);
+    } else if (error) {
+      assert.ok(error instanceof ProtocolError, where);
+      assert.equal(error.status, 400, where);
+      // Only a target of more than visible ASCII is refused that the
+      // parser would take.
+      assert.ok(
+        !parsed || /[^\x21-\x7e]/.test(parsed.target),
+        `${where}: refused what the parser takes (${error.message})`,
+      );
+    } else {
+      assert.equal(framed, undefined, `${where}: missed the head`);
+    }
+  }
+  assert.ok(accepted > 100, `only ${accepted} accepted`);
 });
 
 // Request and response heads.
