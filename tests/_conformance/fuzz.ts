@@ -526,7 +526,8 @@ export function fuzzMachine(
       if (![1002, 1007, 1009].includes(error.closeCode)) {
         return fail(`failed with close code ${error.closeCode}`);
       }
-      if (machine.state !== "closed") {
+      // Without autoCloseEcho, the failure's close frame waits for close().
+      if (machine.state !== (autoCloseEcho ? "closed" : "closing")) {
         return fail(`state ${machine.state} after failing`);
       }
       break;
@@ -560,7 +561,9 @@ export function fuzzMachine(
   // What the machine wrote: a pong per ping, then the close it owes.
   let replies = ref.replies;
   if (ref.failCode !== undefined) {
-    replies = [...replies, { type: "close", code: ref.failCode }];
+    if (autoCloseEcho) {
+      replies = [...replies, { type: "close", code: ref.failCode }];
+    }
   } else if (ref.closeReceived && !autoCloseEcho) {
     replies = replies.filter((reply) => reply.type !== "close");
   }
@@ -595,6 +598,22 @@ export function fuzzMachine(
     machine.receive(r.bytes(r.int(1, 64)));
     if (machine.takeEvents().length > 0 || machine.hasOutgoing) {
       return fail("reacted to input after the connection ended");
+    }
+  }
+  // A failure held back for the application closes on close().
+  if (machine.error && !autoCloseEcho) {
+    machine.close();
+    const closing = new WireReader({ expectMasked: role === "client" });
+    for (const bytes of machine.takeOutgoing()) closing.push(bytes);
+    const frame = closing.next();
+    const code = frame && frame.payload.length >= 2
+      ? frame.payload[0] << 8 | frame.payload[1]
+      : undefined;
+    if (
+      !frame || frame.opcode !== OP.close ||
+      code !== machine.error.closeCode || machine.state !== "closed"
+    ) {
+      return fail("close() did not send the failure's close frame");
     }
   }
   // A close held back for the application goes out on close().

@@ -222,6 +222,20 @@ export interface WireReaderOptions {
   allowRsv1?: boolean;
 }
 
+/** `length` payload bytes at `offset`, unmasked with the key before them. */
+function unmask(
+  buf: Uint8Array,
+  offset: number,
+  length: number,
+  masked: boolean,
+): Uint8Array {
+  const payload = buf.slice(offset, offset + length);
+  if (masked) {
+    for (let i = 0; i < length; i++) payload[i] ^= buf[offset - 4 + (i & 3)];
+  }
+  return payload;
+}
+
 /**
  * Reads frames from a byte stream pushed in any split. Header rules are
  * checked in two steps: what the first two bytes show (reserved bits,
@@ -231,6 +245,7 @@ export interface WireReaderOptions {
  */
 export class WireReader {
   #buffer: Uint8Array = new Uint8Array(0);
+  #partial: WireFrame | undefined;
   #expectMasked: boolean | undefined;
   #reservedMask: number;
   /** Largest payload before a 1009. */
@@ -258,8 +273,18 @@ export class WireReader {
       : concatBytes([this.#buffer, bytes]);
   }
 
+  /**
+   * After `next()` returned undefined without a fault: the frame under way
+   * whose header is whole and some of whose payload has arrived, with that
+   * much of its payload (unmasked), or undefined.
+   */
+  get partial(): WireFrame | undefined {
+    return this.#partial;
+  }
+
   /** The next complete frame, or undefined (see `fault`). */
   next(): WireFrame | undefined {
+    this.#partial = undefined;
     if (this.fault) return undefined;
     const buf = this.#buffer;
     if (buf.length < 2) return undefined;
@@ -306,7 +331,19 @@ export class WireReader {
       this.fault = { code: 1009, why: `fragment of ${length} bytes` };
       return undefined;
     }
-    if (buf.length < headerSize + length) return undefined;
+    if (buf.length < headerSize + length) {
+      this.#partial = buf.length > headerSize
+        ? {
+          fin,
+          rsv,
+          opcode,
+          masked,
+          payload: unmask(buf, headerSize, buf.length - headerSize, masked),
+        }
+        : undefined;
+      return undefined;
+    }
+    this.#partial = undefined;
     const payload = buf.slice(headerSize, headerSize + length);
     if (masked) {
       const k = headerSize - 4;
@@ -507,6 +544,23 @@ export function referenceReceive(
     }
   }
   if (reader.fault) return fail(reader.fault.code, reader.fault.why);
+  // A text frame under way is judged on what has arrived of it: invalid
+  // UTF-8 fails at once, as does a new text frame inside a message.
+  const partial = reader.partial;
+  if (partial && partial.rsv === 0) {
+    if (partial.opcode === OP.text && messageOpcode !== 0) {
+      return fail(1002, "new message inside one");
+    }
+    const text = partial.opcode === OP.text ||
+      (partial.opcode === OP.cont && messageOpcode === OP.text);
+    const before = partial.opcode === OP.text ? [] : parts;
+    if (
+      text &&
+      checkUtf8(concatBytes([...before, partial.payload])).state === "invalid"
+    ) {
+      return fail(1007, "invalid UTF-8 inside a frame");
+    }
+  }
   return { events, replies, closeReceived: false };
 }
 
