@@ -1,0 +1,830 @@
+// The HTTP/1.1 request loop of one connection: reads each request head,
+// gives the fetch handler a Request whose body streams from the socket,
+// writes its Response (Content-Length when the size is known, chunked
+// otherwise), and loops while the connection persists. A WebSocket upgrade
+// arriving on the connection ends the loop: its head and the bytes after it
+// go back to the upgrade path. Framing decisions live in _http1.ts.
+
+import type { Transport } from "./conn.ts";
+import { ProtocolError } from "./errors.ts";
+import {
+  HeadReader,
+  isUpgradeRequest,
+  parseRequestHead,
+  type RequestHead,
+} from "./handshake.ts";
+import { abortable, Deadline } from "./_deadline.ts";
+import { writeAll } from "./_io.ts";
+import {
+  type BodyDecoder,
+  bodyDecoder,
+  clientAddress,
+  clientKeepsAlive,
+  CONTINUE,
+  encodeChunk,
+  encodeResponseHead,
+  expectsContinue,
+  LAST_CHUNK,
+  requestFraming,
+  type ResponseFraming,
+  responseHasNoBody,
+  type TrustProxy,
+} from "./_http1.ts";
+
+/** Facts about the peer of a request (server.ts's PeerInfo). */
+export interface PeerInfo {
+  /** The peer's address, when the transport is a socket. */
+  remoteAddr: Deno.Addr | undefined;
+  /** The client's IP address, behind trusted proxies. */
+  clientAddr: string | undefined;
+}
+
+/** Answers one plain HTTP request. */
+export type FetchHandler = (
+  request: Request,
+  info: PeerInfo,
+) => Response | Promise<Response>;
+
+/** The largest request body accepted by default, 16 MiB. */
+export const DEFAULT_MAX_BODY_SIZE = 16 * 1024 * 1024;
+/** The default longest wait for the next piece of a request body, 30 s. */
+export const DEFAULT_BODY_TIMEOUT = 30_000;
+/** The default longest wait for the next request on a connection, 5 s. */
+export const DEFAULT_IDLE_TIMEOUT = 5_000;
+/** The default most requests served on one connection. */
+export const DEFAULT_MAX_REQUESTS = 1000;
+
+/** Settings of {@linkcode serveHttp}. */
+export interface HttpLoopOptions {
+  /** Whether the socket is TLS (for request URLs). */
+  secure?: boolean;
+  /** The largest request head, in bytes; larger gets 431. */
+  maxHeadSize?: number;
+  /** The largest request body, in bytes; larger gets 413. */
+  maxBodySize?: number;
+  /** Longest wait for the next piece of a body, in ms; 408 past it. */
+  bodyTimeout?: number;
+  /** Longest wait for the next request, in ms; the connection closes. */
+  idleTimeout?: number;
+  /** The most requests on one connection; the last gets `Connection: close`. */
+  maxRequests?: number;
+  /** Which proxies may name the client (see `clientAddress`). */
+  trustProxy?: TrustProxy;
+  /** Gets errors thrown by the handler (answered with 500). */
+  onError?: (error: unknown) => void;
+  /**
+   * Aborted when the server stops: a connection waiting for a request
+   * closes, one serving a request closes after its response.
+   */
+  stop?: Deadline;
+}
+
+/** The first request of a connection, already read. */
+export interface FirstRequest {
+  /** The head's bytes. */
+  head: Uint8Array;
+  /** The parsed head. */
+  parsed: RequestHead;
+  /** The bytes after the head. */
+  rest: Uint8Array;
+}
+
+/** A WebSocket upgrade that followed plain requests, for the upgrade path. */
+export interface Handoff {
+  /** The upgrade request's head. */
+  head: Uint8Array;
+  /** The parsed head. */
+  parsed: RequestHead;
+  /** The bytes received after it. */
+  rest: Uint8Array;
+}
+
+const EMPTY = new Uint8Array(0);
+const SMALL_READ = 16 * 1024;
+const LARGE_READ = 64 * 1024;
+// Bytes and time given to a closing connection to take what the peer was
+// still sending, so that our last response is not lost to a reset.
+const LINGER_BYTES = 256 * 1024;
+const LINGER_MS = 2_000;
+
+/**
+ * The peer facts given to hooks: the socket's address and, behind trusted
+ * proxies, the client's.
+ */
+export function peerInfo(
+  transport: Transport,
+  headers: Headers,
+  trustProxy: TrustProxy | undefined,
+): PeerInfo {
+  const remoteAddr = transport.remoteAddr;
+  const peer = remoteAddr && "hostname" in remoteAddr
+    ? remoteAddr.hostname
+    : undefined;
+  return {
+    remoteAddr,
+    clientAddr: clientAddress(peer, headers, trustProxy),
+  };
+}
+
+// The socket's read side, with bytes read but not yet consumed, and at most
+// one read in flight, shared by whoever waits for more.
+class Source {
+  readonly transport: Transport;
+  buffered: Uint8Array = EMPTY;
+  ended = false;
+  #pending: Promise<void> | undefined;
+
+  constructor(transport: Transport, initial: Uint8Array) {
+    this.transport = transport;
+    this.buffered = initial;
+  }
+
+  get reading(): boolean {
+    return this.#pending !== undefined;
+  }
+
+  // Reads once more (or joins the read in flight); never rejects: an error
+  // ends the stream.
+  fill(size = SMALL_READ): Promise<void> {
+    return this.#pending ??= this.#read(size);
+  }
+
+  async #read(size: number): Promise<void> {
+    const buffer = new Uint8Array(size);
+    try {
+      const n = await this.transport.read(buffer);
+      if (n === null) this.ended = true;
+      else if (this.buffered.length === 0) {
+        this.buffered = buffer.subarray(0, n);
+      } else {
+        const joined = new Uint8Array(this.buffered.length + n);
+        joined.set(this.buffered);
+        joined.set(buffer.subarray(0, n), this.buffered.length);
+        this.buffered = joined;
+      }
+    } catch {
+      this.ended = true;
+    } finally {
+      this.#pending = undefined;
+    }
+  }
+}
+
+// Waits for more bytes under a timeout of `ms` (0 for none) and the stop
+// deadline; rejects with a TimeoutError or the stop reason.
+async function fillWithin(
+  source: Source,
+  ms: number,
+  what: string,
+  stop: Deadline | undefined,
+  size?: number,
+): Promise<void> {
+  if (ms <= 0 && stop === undefined) return await source.fill(size);
+  using deadline = new Deadline(ms, what);
+  const onStop = () => deadline.abort(stop!.reason);
+  stop?.onAbort(onStop);
+  if (stop?.aborted) deadline.abort(stop.reason);
+  try {
+    await abortable(source.fill(size), deadline);
+  } finally {
+    stop?.offAbort(onStop);
+  }
+}
+
+// A request body read from the socket on demand: the handler's reads pull
+// it through the decoder; what the handler leaves unread is drained before
+// the next request.
+class RequestBody {
+  readonly stream: ReadableStream<Uint8Array>;
+  failure: unknown = undefined; // what broke the body, for the answer
+  continueSent = false;
+  #source: Source;
+  #decoder: BodyDecoder;
+  #expectContinue: boolean;
+  #maxSize: number;
+  #timeout: number;
+  #stop: Deadline | undefined;
+  #pulling: Promise<void> | undefined;
+  #detached = false;
+
+  constructor(
+    source: Source,
+    decoder: BodyDecoder,
+    expectContinue: boolean,
+    options: { maxSize: number; timeout: number; stop?: Deadline },
+  ) {
+    this.#source = source;
+    this.#decoder = decoder;
+    this.#expectContinue = expectContinue;
+    this.#maxSize = options.maxSize;
+    this.#timeout = options.timeout;
+    this.#stop = options.stop;
+    this.stream = new ReadableStream<Uint8Array>({
+      pull: (controller) => this.#pulling = this.#pull(controller),
+      cancel: () => {
+        // The rest is drained (or the connection closed) after the response.
+      },
+    }, { highWaterMark: 0 });
+  }
+
+  get done(): boolean {
+    return this.#decoder.done;
+  }
+
+  // Whether the peer may still be holding back its body for a 100.
+  get awaitingContinue(): boolean {
+    return this.#expectContinue && !this.continueSent && !this.#decoder.done;
+  }
+
+  async #pull(
+    controller: ReadableStreamDefaultController<Uint8Array>,
+  ): Promise<void> {
+    if (this.#detached) {
+      controller.error(new TypeError("Request body is no longer available"));
+      return;
+    }
+    try {
+      const data = await this.#next();
+      for (const chunk of data) controller.enqueue(chunk);
+      if (this.#decoder.done) controller.close();
+    } catch (error) {
+      this.failure ??= error;
+      controller.error(error);
+    } finally {
+      this.#pulling = undefined;
+    }
+  }
+
+  // The next body bytes (at least one chunk, unless the body ended).
+  async #next(): Promise<Uint8Array[]> {
+    if (this.#expectContinue && !this.continueSent) {
+      this.continueSent = true;
+      await writeAll(this.#source.transport, CONTINUE);
+    }
+    const source = this.#source;
+    const decoder = this.#decoder;
+    while (true) {
+      if (source.buffered.length > 0) {
+        const result = decoder.decode(source.buffered);
+        source.buffered = source.buffered.subarray(result.consumed);
+        if (decoder.received > this.#maxSize) {
+          throw new ProtocolError(
+            "MESSAGE_TOO_LARGE",
+            `Request body exceeds ${this.#maxSize} bytes`,
+            { status: 413 },
+          );
+        }
+        if (result.data.length > 0 || result.done) return result.data;
+      }
+      if (decoder.done) return [];
+      try {
+        await fillWithin(
+          source,
+          this.#timeout,
+          "Reading the request body",
+          this.#stop,
+          LARGE_READ,
+        );
+      } catch (error) {
+        if (error instanceof DOMException && error.name === "TimeoutError") {
+          throw new ProtocolError("UNEXPECTED_EOF", error.message, {
+            status: 408,
+            cause: error,
+          });
+        }
+        throw error;
+      }
+      if (source.ended && source.buffered.length === 0) {
+        throw new ProtocolError(
+          "UNEXPECTED_EOF",
+          "Connection closed in the middle of a request body",
+        );
+      }
+    }
+  }
+
+  // Reads and drops what the handler left unread; false when the body can't
+  // be brought to its end (the connection must close).
+  async drain(): Promise<boolean> {
+    this.#detached = true;
+    if (this.#pulling) await this.#pulling;
+    if (this.failure !== undefined) return false;
+    if (this.awaitingContinue) return false;
+    try {
+      while (!this.#decoder.done) await this.#next();
+      return true;
+    } catch {
+      return false;
+    }
+  }
+}
+
+function errorResponse(error: ProtocolError): Response {
+  return new Response(error.message + "\n", {
+    status: error.status,
+    headers: { "content-type": "text/plain; charset=utf-8" },
+  });
+}
+
+function internalError(): Response {
+  return new Response("Internal Server Error\n", {
+    status: 500,
+    headers: { "content-type": "text/plain; charset=utf-8" },
+  });
+}
+
+// The request's URL, as `new Request` needs it; 400 when it can't be made.
+// An HTTP/1.0 request may lack a Host: the server's own address stands in.
+function requestUrl(
+  head: RequestHead,
+  secure: boolean,
+  local: Deno.Addr | undefined,
+): string {
+  let host = head.headers.get("host");
+  if (host === null) {
+    if (head.version !== "1.0") {
+      throw new ProtocolError("BAD_HOST", "Invalid request: missing Host", {
+        status: 400,
+      });
+    }
+    host = local && "hostname" in local
+      ? (local.hostname.includes(":")
+        ? `[${local.hostname}]:${local.port}`
+        : `${local.hostname}:${local.port}`)
+      : "localhost";
+  }
+  try {
+    const url = head.target.startsWith("/")
+      ? new URL(head.target, `${secure ? "https" : "http"}://${host}`)
+      : new URL(head.target);
+    if (url.host === "") throw new TypeError("Missing host");
+    return url.href;
+  } catch (cause) {
+    throw new ProtocolError(
+      "BAD_HOST",
+      "Invalid request: bad Host header or request target",
+      { status: 400, cause },
+    );
+  }
+}
+
+const SENTINEL = Symbol("pending");
+
+// Resolves after a few microtask turns: long enough for the body stream of
+// a Response made from a string or bytes to report its end, not long enough
+// to hold back a stream that is still producing.
+function shortly(): Promise<typeof SENTINEL> {
+  return Promise.resolve().then(() => {}).then(() => {}).then(() => SENTINEL);
+}
+
+function toBytes(chunk: unknown): Uint8Array {
+  if (chunk instanceof Uint8Array) return chunk;
+  if (ArrayBuffer.isView(chunk)) {
+    return new Uint8Array(chunk.buffer, chunk.byteOffset, chunk.byteLength);
+  }
+  if (chunk instanceof ArrayBuffer) return new Uint8Array(chunk);
+  throw new TypeError("Response body chunk is not bytes");
+}
+
+function concatBytes(a: Uint8Array, b: Uint8Array): Uint8Array {
+  const out = new Uint8Array(a.length + b.length);
+  out.set(a);
+  out.set(b, a.length);
+  return out;
+}
+
+const DIGITS = /^[0-9]+$/;
+
+/**
+ * Serves plain HTTP/1.1 requests on a connection, starting with `first`
+ * (already read), until the connection ends (undefined; the transport is
+ * closed) or a WebSocket upgrade arrives (its head and the bytes after it;
+ * the transport stays open for the upgrade).
+ *
+ * @param transport The connection.
+ * @param first The first request's head and the bytes after it.
+ * @param handler Answers each request.
+ * @param options Limits, timeouts, hooks.
+ * @returns The upgrade that ended the loop, if one did.
+ */
+export async function serveHttp(
+  transport: Transport,
+  first: FirstRequest,
+  handler: FetchHandler,
+  options: HttpLoopOptions = {},
+): Promise<Handoff | undefined> {
+  const loop = new HttpLoop(transport, first.rest, handler, options);
+  return await loop.run(first);
+}
+
+class HttpLoop {
+  #transport: Transport;
+  #source: Source;
+  #handler: FetchHandler;
+  #secure: boolean;
+  #maxHeadSize: number;
+  #maxBodySize: number;
+  #bodyTimeout: number;
+  #idleTimeout: number;
+  #maxRequests: number;
+  #trustProxy: TrustProxy | undefined;
+  #onError: (error: unknown) => void;
+  #stop: Deadline | undefined;
+  #closed = false;
+
+  constructor(
+    transport: Transport,
+    rest: Uint8Array,
+    handler: FetchHandler,
+    options: HttpLoopOptions,
+  ) {
+    this.#transport = transport;
+    this.#source = new Source(transport, rest);
+    this.#handler = handler;
+    this.#secure = options.secure ?? false;
+    this.#maxHeadSize = options.maxHeadSize ?? 16 * 1024;
+    this.#maxBodySize = options.maxBodySize ?? DEFAULT_MAX_BODY_SIZE;
+    this.#bodyTimeout = options.bodyTimeout ?? DEFAULT_BODY_TIMEOUT;
+    this.#idleTimeout = options.idleTimeout ?? DEFAULT_IDLE_TIMEOUT;
+    this.#maxRequests = options.maxRequests ?? DEFAULT_MAX_REQUESTS;
+    this.#trustProxy = options.trustProxy;
+    this.#onError = options.onError ?? ((error) => console.error(error));
+    this.#stop = options.stop;
+  }
+
+  async run(first: FirstRequest): Promise<Handoff | undefined> {
+    let current: { head: Uint8Array; parsed: RequestHead } | undefined = first;
+    let count = 0;
+    try {
+      while (true) {
+        count++;
+        if (count > 1 && isUpgradeRequest(current.parsed.headers)) {
+          return {
+            head: current.head,
+            parsed: current.parsed,
+            rest: this.#source.buffered,
+          };
+        }
+        if (!(await this.#serveOne(current.parsed, count))) {
+          await this.#lingerAndClose();
+          return undefined;
+        }
+        current = await this.#nextHead();
+        if (current === undefined) {
+          this.#close();
+          return undefined;
+        }
+      }
+    } catch (error) {
+      if (error instanceof ProtocolError) {
+        // A malformed request: answered, then the connection closes, as
+        // its framing can't be trusted.
+        await this.#answerAndClose(error);
+        return undefined;
+      }
+      this.#close();
+      throw error;
+    }
+  }
+
+  // Reads the next head; undefined when the peer closed, went idle too long
+  // or the server is stopping.
+  async #nextHead(): Promise<
+    { head: Uint8Array; parsed: RequestHead } | undefined
+  > {
+    const source = this.#source;
+    const reader = new HeadReader(this.#maxHeadSize);
+    let started = false;
+    while (true) {
+      let bytes = source.buffered;
+      if (!started) {
+        // Empty lines before a request line are ignored (RFC 9112 2.2).
+        let i = 0;
+        while (i < bytes.length && (bytes[i] === 13 || bytes[i] === 10)) i++;
+        bytes = bytes.subarray(i);
+      }
+      if (bytes.length > 0) {
+        started = true;
+        source.buffered = EMPTY;
+        const done = reader.push(bytes);
+        if (done) {
+          source.buffered = done.rest;
+          return { head: done.head, parsed: parseRequestHead(done.head) };
+        }
+      } else source.buffered = EMPTY;
+      if (this.#stop?.aborted && !started) return undefined;
+      if (source.ended) return undefined;
+      try {
+        await fillWithin(
+          source,
+          this.#idleTimeout,
+          "Waiting for the next request",
+          this.#stop,
+        );
+      } catch {
+        return undefined;
+      }
+    }
+  }
+
+  // Serves one request; whether the connection goes on.
+  async #serveOne(parsed: RequestHead, count: number): Promise<boolean> {
+    const framing = requestFraming(parsed);
+    const href = requestUrl(
+      parsed,
+      this.#secure,
+      this.#transport.localAddr,
+    );
+    if (framing.kind === "length" && framing.length > this.#maxBodySize) {
+      throw new ProtocolError(
+        "MESSAGE_TOO_LARGE",
+        `Request body exceeds ${this.#maxBodySize} bytes`,
+        { status: 413 },
+      );
+    }
+    const method = parsed.method;
+    let keepAlive = clientKeepsAlive(parsed) && count < this.#maxRequests;
+    const decoder = bodyDecoder(framing);
+    const body = decoder
+      ? new RequestBody(this.#source, decoder, expectsContinue(parsed), {
+        maxSize: this.#maxBodySize,
+        timeout: this.#bodyTimeout,
+        stop: this.#stop,
+      })
+      : undefined;
+    const aborter = new AbortController();
+    const init: RequestInit = { method, signal: aborter.signal };
+    if (body && method !== "GET" && method !== "HEAD") {
+      init.body = body.stream;
+      (init as { duplex?: string }).duplex = "half";
+    }
+    const request = new Request(href, init);
+    const headers = request.headers;
+    for (const [name, value] of parsed.headers) headers.append(name, value);
+    const info = peerInfo(this.#transport, parsed.headers, this.#trustProxy);
+
+    let response: Response;
+    try {
+      response = await this.#handler(request, info);
+      if (!(response instanceof Response)) {
+        throw new TypeError("Fetch handler did not return a Response");
+      }
+    } catch (error) {
+      if (body?.failure instanceof ProtocolError) {
+        response = errorResponse(body.failure);
+      } else {
+        if (body?.failure === undefined) this.#onError(error);
+        response = internalError();
+      }
+    }
+    if (body && (body.failure !== undefined || body.awaitingContinue)) {
+      keepAlive = false;
+    }
+    if (this.#stop?.aborted) keepAlive = false;
+    const http10 = parsed.version === "1.0";
+    const completed = await this.#respond(
+      response,
+      method,
+      keepAlive,
+      http10,
+      body,
+      aborter,
+    );
+    if (!completed) return false;
+    if (!keepAlive) return false;
+    if (body && !body.done && !(await body.drain())) return false;
+    return !this.#stop?.aborted;
+  }
+
+  // Writes the response; false when it could not be completed (the peer
+  // left, the body failed, or the framing forces a close).
+  async #respond(
+    response: Response,
+    method: string,
+    keepAlive: boolean,
+    http10: boolean,
+    body: RequestBody | undefined,
+    aborter: AbortController,
+  ): Promise<boolean> {
+    const status = response.status;
+    const noBody = responseHasNoBody(method, status);
+    const declaredText = response.headers.get("content-length");
+    let declared = declaredText !== null && DIGITS.test(declaredText)
+      ? Number(declaredText)
+      : undefined;
+    if (declared !== undefined && !Number.isSafeInteger(declared)) {
+      declared = undefined;
+    }
+    const stream = response.body;
+    let reader: ReadableStreamDefaultReader<unknown> | undefined;
+    let ready: Uint8Array | undefined; // the first chunk, read to probe
+    let next: Promise<ReadableStreamReadResult<unknown>> | undefined;
+    let known = declared;
+    let ended = false;
+    if (stream === null) {
+      known ??= 0;
+      ended = true;
+    } else if (declared === undefined) {
+      // Probe: a body that ends within a few microtasks of its first chunk
+      // (a string, bytes, JSON) has a known size.
+      try {
+        reader = stream.getReader();
+        const first = await reader.read();
+        if (first.done) {
+          known = 0;
+          ended = true;
+        } else {
+          ready = toBytes(first.value);
+          const second = reader.read();
+          const quick = await Promise.race([second, shortly()]);
+          if (quick !== SENTINEL && quick.done) {
+            known = ready.length;
+            ended = true;
+          } else next = second;
+        }
+      } catch (error) {
+        this.#onError(error);
+        reader?.cancel(error).catch(() => {});
+        return await this.#writeError(internalError(), method);
+      }
+    }
+    const connection = !keepAlive ? "close" : http10 ? "keep-alive" : undefined;
+    if (noBody) {
+      if (stream !== null && !ended) {
+        (reader ?? stream).cancel().catch(() => {});
+      }
+      const length = method === "HEAD"
+        ? known
+        : status === 304
+        ? declared
+        : undefined;
+      const head = encodeResponseHead(
+        status,
+        response.statusText,
+        response.headers,
+        { kind: "head", length },
+        connection,
+      );
+      return await this.#write(head);
+    }
+    let framing: ResponseFraming;
+    let closeAfter = false;
+    if (known !== undefined) framing = { kind: "length", length: known };
+    else if (http10) {
+      // HTTP/1.0 has no chunked coding: the end of the body is the close.
+      framing = { kind: "none" };
+      closeAfter = true;
+    } else framing = { kind: "chunked" };
+    const head = encodeResponseHead(
+      status,
+      response.statusText,
+      response.headers,
+      framing,
+      closeAfter ? "close" : connection,
+    );
+    if (ended) {
+      const bytes = ready && ready.length > 0 ? concatBytes(head, ready) : head;
+      return await this.#write(bytes);
+    }
+    reader ??= stream!.getReader();
+    // Watch for the peer leaving while the body streams (once the request
+    // body has been read, reading the socket can only find the next request
+    // or the end).
+    let gone = false;
+    const onGone = () => {
+      gone = true;
+      aborter.abort(new DOMException("Client disconnected", "AbortError"));
+      reader!.cancel(aborter.signal.reason).catch(() => {});
+    };
+    const watch = () => {
+      const source = this.#source;
+      if (body && !body.done) return;
+      if (source.buffered.length > 0 || source.ended || source.reading) return;
+      source.fill().then(() => {
+        if (source.ended && source.buffered.length === 0) onGone();
+      });
+    };
+    watch();
+    let sent = 0;
+    let pendingHead: Uint8Array | undefined = head;
+    try {
+      while (true) {
+        let chunk: Uint8Array;
+        if (ready) {
+          chunk = ready;
+          ready = undefined;
+        } else {
+          const result = await (next ?? reader.read());
+          next = undefined;
+          if (gone) return false;
+          if (result.done) break;
+          chunk = toBytes(result.value);
+        }
+        if (chunk.length === 0) continue;
+        let out: Uint8Array;
+        if (framing.kind === "chunked") {
+          out = encodeChunk(chunk, pendingHead);
+        } else {
+          if (known !== undefined && sent + chunk.length > known) {
+            chunk = chunk.subarray(0, known - sent);
+          }
+          out = pendingHead ? concatBytes(pendingHead, chunk) : chunk;
+        }
+        pendingHead = undefined;
+        sent += chunk.length;
+        if (!(await this.#write(out))) {
+          onGone();
+          return false;
+        }
+        if (known !== undefined && sent >= known) {
+          reader.cancel().catch(() => {});
+          break;
+        }
+        watch();
+      }
+    } catch (error) {
+      if (!gone) this.#onError(error);
+      if (pendingHead) {
+        // Nothing was sent yet: the failure can still be answered.
+        reader.cancel(error).catch(() => {});
+        return await this.#writeError(internalError(), method);
+      }
+      return false;
+    }
+    if (gone) return false;
+    const tail = framing.kind === "chunked" ? LAST_CHUNK : EMPTY;
+    const last = pendingHead ? concatBytes(pendingHead, tail) : tail;
+    if (last.length > 0 && !(await this.#write(last))) return false;
+    if (known !== undefined && sent !== known) return false;
+    return !closeAfter;
+  }
+
+  async #writeError(response: Response, method: string): Promise<boolean> {
+    const bytes = new Uint8Array(await response.arrayBuffer());
+    const head = encodeResponseHead(
+      response.status,
+      "",
+      response.headers,
+      method === "HEAD"
+        ? { kind: "head", length: bytes.length }
+        : { kind: "length", length: bytes.length },
+      "close",
+    );
+    await this.#write(method === "HEAD" ? head : concatBytes(head, bytes));
+    return false;
+  }
+
+  async #write(bytes: Uint8Array): Promise<boolean> {
+    try {
+      await writeAll(this.#transport, bytes);
+      return true;
+    } catch {
+      return false;
+    }
+  }
+
+  async #answerAndClose(error: ProtocolError): Promise<void> {
+    const response = errorResponse(error);
+    const bytes = new Uint8Array(await response.arrayBuffer());
+    const head = encodeResponseHead(
+      error.status,
+      "",
+      response.headers,
+      { kind: "length", length: bytes.length },
+      "close",
+    );
+    await this.#write(concatBytes(head, bytes));
+    await this.#lingerAndClose();
+  }
+
+  // Sends FIN, then reads and drops what the peer still sends (bounded), so
+  // that closing with unread bytes does not reset the connection before the
+  // peer has read our last response.
+  async #lingerAndClose(): Promise<void> {
+    if (this.#closed) return;
+    try {
+      await this.#transport.closeWrite?.();
+      const source = this.#source;
+      let dropped = source.buffered.length;
+      source.buffered = EMPTY;
+      while (!source.ended && dropped < LINGER_BYTES) {
+        await fillWithin(source, LINGER_MS, "Closing", this.#stop, LARGE_READ);
+        dropped += source.buffered.length;
+        source.buffered = EMPTY;
+      }
+    } catch {
+      // Timed out or reset: close now.
+    }
+    this.#close();
+  }
+
+  #close(): void {
+    if (this.#closed) return;
+    this.#closed = true;
+    try {
+      this.#transport.close();
+    } catch {
+      // Already closed.
+    }
+  }
+}
