@@ -5,7 +5,10 @@
 import assert from "node:assert/strict";
 import { type PeerInfo, serve, type ServeOptions } from "../server.ts";
 import type { Conn } from "../conn.ts";
-import { concat, randomBytes } from "./_util.ts";
+import { concat, everySplit, memoryPair, randomBytes } from "./_util.ts";
+import { serveHttp } from "../_http_server.ts";
+import { readHead } from "../_io.ts";
+import { parseRequestHead } from "../handshake.ts";
 
 const encoder = new TextEncoder();
 const decoder = new TextDecoder();
@@ -813,4 +816,117 @@ Deno.test("serve() mounts a router-based fetch app beside WebSockets", async () 
   assert.equal(deleted.stdout, "Method Not Allowed\n 405");
   // One connection per curl command.
   assert.equal(server.ports.size, 3);
+});
+
+Deno.test("serve() shutdown closes idle keep-alive connections at once", async () => {
+  const server = serve({
+    port: 0,
+    hostname: "127.0.0.1",
+    onListen: () => {},
+    idleTimeout: 60_000,
+    fallback: () => new Response("ok"),
+  }, () => {});
+  using socket = await Deno.connect({
+    hostname: "127.0.0.1",
+    port: server.addr.port,
+  });
+  await writeAll(socket, encoder.encode("GET / HTTP/1.1\r\nHost: x\r\n\r\n"));
+  const buffer = new Uint8Array(4096);
+  let text = "";
+  while (!text.endsWith("ok")) {
+    const n = await socket.read(buffer);
+    assert.notEqual(n, null);
+    text += decoder.decode(buffer.subarray(0, n!));
+  }
+  await server.shutdown();
+  assert.equal((await readToEnd(socket)).length, 0);
+});
+
+// Runs serveHttp over an in-memory pair, the client's bytes arriving in
+// `parts`; returns what the server wrote (date lines dropped) and the
+// upgrade handed back, if any.
+async function memoryExchange(
+  parts: Uint8Array[],
+  handler: Fallback,
+): Promise<{ output: string; handoff?: { target: string; rest: string } }> {
+  const [client, server] = memoryPair(1 << 20);
+  for (const part of parts) await client.write(part);
+  await client.closeWrite();
+  const { head, rest } = await readHead(
+    server,
+    16384,
+    new AbortController().signal,
+  );
+  const handoff = await serveHttp(
+    server,
+    { head, parsed: parseRequestHead(head), rest },
+    handler,
+    { idleTimeout: 0 },
+  );
+  if (handoff) server.close();
+  const output: Uint8Array[] = [];
+  const buffer = new Uint8Array(65536);
+  while (true) {
+    const n = await client.read(buffer).catch(() => null);
+    if (n === null) break;
+    output.push(buffer.slice(0, n));
+  }
+  client.close();
+  return {
+    output: decoder.decode(concat(...output)).replace(/date: [^\r]*\r\n/g, ""),
+    handoff: handoff && {
+      target: handoff.parsed.target,
+      rest: String.fromCharCode(...handoff.rest),
+    },
+  };
+}
+
+Deno.test("serveHttp() answers the same for every split of pipelined requests", async () => {
+  const input = encoder.encode(
+    "POST /a HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n" +
+      "3;ext=1\r\nabc\r\n2\r\nde\r\n0\r\nX-T: 1\r\n\r\n" +
+      "\r\nGET /b HTTP/1.1\r\nHost: x\r\n\r\n" +
+      "PUT /c HTTP/1.1\r\nHost: x\r\nContent-Length: 5\r\n\r\nhello" +
+      "HEAD /d HTTP/1.1\r\nHost: x\r\n\r\n" +
+      "GET /e HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n",
+  );
+  const handler = async (request: Request) =>
+    new Response(
+      `${request.method} ${new URL(request.url).pathname} ${await request
+        .text()}`,
+    );
+  const expected = (await memoryExchange([input], handler)).output;
+  assert.equal(
+    expected,
+    "HTTP/1.1 200 OK\r\ncontent-type: text/plain;charset=UTF-8\r\ncontent-length: 13\r\n\r\nPOST /a abcde" +
+      "HTTP/1.1 200 OK\r\ncontent-type: text/plain;charset=UTF-8\r\ncontent-length: 7\r\n\r\nGET /b " +
+      "HTTP/1.1 200 OK\r\ncontent-type: text/plain;charset=UTF-8\r\ncontent-length: 12\r\n\r\nPUT /c hello" +
+      "HTTP/1.1 200 OK\r\ncontent-type: text/plain;charset=UTF-8\r\ncontent-length: 8\r\n\r\n" +
+      "HTTP/1.1 200 OK\r\ncontent-type: text/plain;charset=UTF-8\r\ncontent-length: 7\r\nconnection: close\r\n\r\nGET /e ",
+  );
+  for (const parts of everySplit(input)) {
+    assert.equal((await memoryExchange(parts, handler)).output, expected);
+  }
+});
+
+Deno.test("serveHttp() hands back a WebSocket upgrade with the bytes after it, in every split", async () => {
+  const upgrade =
+    "GET /ws HTTP/1.1\r\nHost: x\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n\r\n";
+  const input = concat(
+    encoder.encode("GET /page HTTP/1.1\r\nHost: x\r\n\r\n" + upgrade),
+    new Uint8Array([0x81, 0x80]),
+    encoder.encode("frame"),
+  );
+  for (const parts of everySplit(input)) {
+    const { output, handoff } = await memoryExchange(
+      parts,
+      () => new Response("page"),
+    );
+    assert.match(output, /\r\n\r\npage$/);
+    assert.equal(handoff?.target, "/ws");
+    assert.ok(
+      "\x81\x80frame".startsWith(handoff.rest),
+      JSON.stringify(handoff.rest),
+    );
+  }
 });
