@@ -129,6 +129,13 @@ function asciiOrDecode(bytes: Uint8Array): string {
   return String.fromCharCode.apply(null, bytes as unknown as number[]);
 }
 
+// Whether a piece of text is short and ASCII (decoded without a decoder).
+function isShortAscii(bytes: Uint8Array): boolean {
+  if (bytes.length > 128) return false;
+  for (let i = 0; i < bytes.length; i++) if (bytes[i] >= 0x80) return false;
+  return true;
+}
+
 function invalidUtf8(cause?: unknown): ProtocolError {
   return new ProtocolError(
     "INVALID_UTF8",
@@ -188,7 +195,16 @@ export class WebSocketProtocol implements ProtocolMachine {
   #parts: Uint8Array[] = [];
   #text = "";
   #size = 0;
+  // Text that arrives in pieces (fragments, or a frame taken as it
+  // arrives) is decoded piece by piece. Short ASCII pieces need no decoder;
+  // one starts at the first other piece: at the start of a message, one
+  // that drops a leading BOM as a whole message's decoding does; further
+  // in, one that keeps it. Each is made once: a decode call that does not
+  // stream leaves it ready for the next message.
   #utf8: TextDecoder | undefined;
+  #utf8Inner: TextDecoder | undefined;
+  #decoding: TextDecoder | undefined;
+  #inText = false;
   // Whether part of the current frame's payload was taken before the frame
   // was complete (its header checks are then done).
   #midFrame = false;
@@ -418,8 +434,10 @@ export class WebSocketProtocol implements ProtocolMachine {
   }
 
   /**
-   * Starts the closing handshake, or completes it if the peer started it.
-   * Does nothing once a close frame was sent.
+   * Starts the closing handshake, or completes it if the peer started it;
+   * after a violation that waits for it (`autoCloseEcho` false), sends the
+   * failure's close frame, whatever `code` says. Does nothing once a close
+   * frame was sent.
    *
    * @param code A close code that may be sent (see
    * {@linkcode isValidCloseCode}); when omitted, the peer's code and reason
@@ -427,28 +445,26 @@ export class WebSocketProtocol implements ProtocolMachine {
    * @param reason Up to 123 bytes of UTF-8.
    */
   close(code?: number, reason: string = ""): void {
-    if (this.#error) {
-      // A failure waiting for its close frame: that frame is the answer.
-      if (!this.#closeSent && this.#state !== "closed") this.#sendFailure();
-      return;
-    }
-    if (code === undefined) {
-      const received = this.#closeReceived;
-      if (received && !this.#closeSent) {
-        this.#echoClose(received.code, encoder.encode(received.reason));
-        return;
-      }
-      code = 1000;
-    }
-    if (!isValidCloseCode(code)) {
+    if (code !== undefined && !isValidCloseCode(code)) {
       throw new RangeError(`Cannot close: invalid close code ${code}`);
     }
     const reasonBytes = encoder.encode(reason);
     if (reasonBytes.length > 123) {
       throw new RangeError("Cannot close: reason is longer than 123 bytes");
     }
-    if (this.#closeSent || this.#state === "closed") return;
-    this.#sendClose(code, reasonBytes);
+    if (this.#closeSent) return;
+    if (this.#error) {
+      // A failure waiting for its close frame: that frame is the answer.
+      if (this.#state !== "closed") this.#sendFailure();
+      return;
+    }
+    const received = this.#closeReceived;
+    if (code === undefined && received) {
+      this.#echoClose(received.code, encoder.encode(received.reason));
+      return;
+    }
+    if (this.#state === "closed") return;
+    this.#sendClose(code ?? 1000, reasonBytes);
   }
 
   #assertCanSend(): void {
@@ -626,7 +642,8 @@ export class WebSocketProtocol implements ProtocolMachine {
     this.#error = error;
     this.#parts = [];
     this.#text = "";
-    this.#utf8 = undefined;
+    this.#inText = false;
+    this.#decoding = undefined;
     if (this.#closeSent || this.#autoCloseEcho) {
       this.#sendFailure();
     } else {
@@ -726,7 +743,7 @@ export class WebSocketProtocol implements ProtocolMachine {
   }
 
   #onText(payload: Uint8Array, fin: boolean): void {
-    if (fin && this.#utf8 === undefined) {
+    if (fin && !this.#inText) {
       let text: string;
       try {
         text = payload.length <= 64
@@ -739,16 +756,33 @@ export class WebSocketProtocol implements ProtocolMachine {
       return;
     }
     // Fragments are validated as they come, so invalid UTF-8 fails at once.
-    this.#utf8 ??= new TextDecoder("utf-8", { fatal: true });
-    try {
-      this.#text += this.#utf8.decode(payload, { stream: !fin });
-    } catch (error) {
-      throw invalidUtf8(error);
+    this.#inText = !fin;
+    let decoder = this.#decoding;
+    if (decoder === undefined && isShortAscii(payload)) {
+      this.#text += String.fromCharCode.apply(
+        null,
+        payload as unknown as number[],
+      );
+    } else {
+      if (decoder === undefined) {
+        // #size already counts this piece.
+        decoder = this.#decoding = this.#size === payload.length
+          ? this.#utf8 ??= new TextDecoder("utf-8", { fatal: true })
+          : this.#utf8Inner ??= new TextDecoder("utf-8", {
+            fatal: true,
+            ignoreBOM: true,
+          });
+      }
+      try {
+        this.#text += decoder.decode(payload, { stream: !fin });
+      } catch (error) {
+        throw invalidUtf8(error);
+      }
     }
     if (fin) {
       this.#events.push({ type: "message", data: this.#text });
       this.#text = "";
-      this.#utf8 = undefined;
+      this.#decoding = undefined;
     }
   }
 

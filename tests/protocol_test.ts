@@ -615,6 +615,33 @@ for (const role of ROLES) {
     }
   });
 
+  Deno.test(`WebSocketProtocol (${role}) treats a BOM the same however the text is split`, () => {
+    const bom = "\ufeff";
+    for (const message of [bom + "abc", "abc" + bom + "def", "κ" + bom]) {
+      const bytes = encoder.encode(message);
+      const whole = runEverySplit(
+        role,
+        fromPeer(role, { opcode: Opcode.Text, payload: bytes }),
+      );
+      // Fragmented at every byte, each split of the stream too.
+      for (let i = 0; i <= bytes.length; i++) {
+        const split = runEverySplit(
+          role,
+          fromPeer(
+            role,
+            { opcode: Opcode.Text, fin: false, payload: bytes.subarray(0, i) },
+            continuation(bytes.subarray(i)),
+          ),
+        );
+        assert.deepEqual(messages(split), messages(whole), `split at ${i}`);
+      }
+      // A BOM past the start is text like any other.
+      if (!message.startsWith(bom)) {
+        assert.deepEqual(messages(whole), [message]);
+      }
+    }
+  });
+
   Deno.test(`WebSocketProtocol (${role}) fails a text frame that breaks a rule on its header before its payload is complete`, () => {
     // A new text frame while a fragmented message is under way.
     const m = machine(role);
