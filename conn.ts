@@ -72,7 +72,8 @@ export interface ConnOptions {
   writeTimeout?: number;
   /**
    * How many bytes of received messages may wait for the application to read
-   * them before the connection stops reading from the socket (backpressure).
+   * them before the connection stops reading from the socket (backpressure),
+   * closing or not: nothing the peer sent before its close frame is dropped.
    * @default {65536}
    */
   readBufferSize?: number;
@@ -166,9 +167,12 @@ function deferred<T>(): Deferred<T> {
  * {@linkcode Conn.send} or {@linkcode Conn.writable}; each promise resolves
  * once its bytes are written to the socket, so a peer that stops reading
  * makes senders wait. Any protocol violation closes the connection with the
- * RFC's close code; {@linkcode Conn.closed} then says how it ended.
- * `close()` runs the closing handshake under a timeout; `abort()` drops the
- * socket at once. Sends may be made concurrently; reads are one stream.
+ * RFC's close code, once the messages that came before it have been handed
+ * to the application and its answers written; {@linkcode Conn.closed} then
+ * says how it ended. `close()` runs the closing handshake under a timeout,
+ * and every message the peer sent before its close frame is still read;
+ * `abort()` drops the socket at once. Sends may be made concurrently; reads
+ * are one stream.
  *
  * @example Talking to an echo server
  * ```ts ignore
