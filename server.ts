@@ -173,10 +173,19 @@ export interface ServeOptions extends UpgradeOptions {
   maxConnections?: number;
   /**
    * The most opening handshakes in progress at once (slow or idle sockets
-   * that have not finished their request); sockets past it get 503.
+   * that have not finished their request). At the cap the server stops
+   * accepting until one ends: later clients wait in the kernel's listen
+   * backlog, and are served a moment later, rather than refused.
    * @default {1024}
    */
   maxHandshakes?: number;
+  /**
+   * A listener to accept from instead of opening one: your own
+   * `Deno.listen` (for `reusePort`, a Unix socket, or a port handed over by
+   * a supervisor). `hostname`, `port`, `cert` and `key` are then ignored,
+   * and shutting the server down closes it.
+   */
+  listener?: Deno.Listener;
 }
 
 /** Handles one connection; the connection closes when it returns. */
@@ -671,6 +680,9 @@ class Server implements WebSocketServer {
   #drained: PromiseWithResolvers<void> | undefined;
   #failure: { error: unknown } | undefined;
   #stopping = false;
+  // Resolved when the accept loop may go on: a handshake slot came free,
+  // a back-off ended, or the server is stopping.
+  #slot: PromiseWithResolvers<void> | undefined;
   #onError: (error: unknown) => void;
 
   constructor(options: ServeOptions, handler: Handler) {
@@ -680,9 +692,15 @@ class Server implements WebSocketServer {
     this.#onError = options.onError ?? ((error) => console.error(error));
     const hostname = options.hostname ?? "0.0.0.0";
     const port = options.port ?? 8000;
-    this.#listener = options.cert !== undefined && options.key !== undefined
-      ? Deno.listenTls({ hostname, port, cert: options.cert, key: options.key })
-      : Deno.listen({ hostname, port });
+    this.#listener = options.listener ??
+      (options.cert !== undefined && options.key !== undefined
+        ? Deno.listenTls({
+          hostname,
+          port,
+          cert: options.cert,
+          key: options.key,
+        })
+        : Deno.listen({ hostname, port }));
     this.addr = this.#listener.addr as Deno.NetAddr;
     const onListen = options.onListen ?? ((addr: Deno.NetAddr) => {
       const scheme = options.cert ? "wss" : "ws";
@@ -695,14 +713,39 @@ class Server implements WebSocketServer {
     this.finished = this.#accept();
   }
 
+  // The accept loop. Nothing a client does can end it: a socket reset
+  // before it was accepted, or any other failure of one accept, is skipped;
+  // running out of descriptors (EMFILE, ENFILE) or memory backs off and
+  // retries. Only closing the listener (shutdown) ends it.
   async #accept(): Promise<void> {
-    try {
-      for await (const socket of this.#listener) {
-        this.#active++;
-        this.#serveSocket(socket);
+    const maxHandshakes = this.#options.maxHandshakes ?? 1024;
+    let backoff = 0;
+    while (!this.#stopping) {
+      if (this.#handshakes.size >= maxHandshakes) {
+        // At the cap: leave new clients in the kernel's backlog until a
+        // handshake ends, instead of refusing them.
+        this.#slot = Promise.withResolvers<void>();
+        await this.#slot.promise;
+        continue;
       }
-    } catch (error) {
-      if (!this.#stopping) this.#onError(error);
+      let socket: Deno.Conn;
+      try {
+        socket = await this.#listener.accept();
+        backoff = 0;
+      } catch (error) {
+        if (this.#stopping || isListenerClosed(error)) break;
+        // One client's socket failed between the kernel's accept and ours
+        // (reset, aborted, gone before its address was read).
+        if (isSocketError(error)) continue;
+        // Out of descriptors or another failure of the machine: say so,
+        // wait (5 ms doubling to 1 s, as Go's net/http does), retry.
+        this.#onError(error);
+        backoff = Math.min(1000, backoff === 0 ? 5 : backoff * 2);
+        await this.#pause(backoff);
+        continue;
+      }
+      this.#active++;
+      this.#serveSocket(socket);
     }
     while (this.#active > 0) {
       this.#drained = Promise.withResolvers<void>();
@@ -716,11 +759,8 @@ class Server implements WebSocketServer {
   async #serveSocket(socket: Deno.Conn): Promise<void> {
     try {
       noDelay(socket);
-      const { maxConnections = Infinity, maxHandshakes = 1024 } = this.#options;
-      if (
-        this.#handshakes.size >= maxHandshakes ||
-        this.#handshakes.size + this.#conns.size >= maxConnections
-      ) {
+      const { maxConnections = Infinity } = this.#options;
+      if (this.#handshakes.size + this.#conns.size >= maxConnections) {
         const busy = new Response("Server busy: try again later\n", {
           status: 503,
           headers: { "Retry-After": "1" },
@@ -764,19 +804,32 @@ class Server implements WebSocketServer {
     } catch (error) {
       // Refused upgrades, fallback pages and timeouts end here: they are
       // the peer's business, not the application's.
+      // So are failures of the socket itself (resets, TLS garbage): only
+      // errors from the application's hooks are the application's.
       const shutDown = this.#stopping && timer.aborted;
-      if (!(error instanceof ProtocolError) && !shutDown) {
-        if (
-          !(error instanceof DOMException) &&
-          !(error instanceof Deno.errors.ConnectionReset)
-        ) {
-          this.#onError(error);
-        }
+      if (
+        !shutDown && !(error instanceof ProtocolError) &&
+        !(error instanceof DOMException) && !isSocketError(error)
+      ) {
+        this.#onError(error);
       }
       return undefined;
     } finally {
       this.#handshakes.delete(timer);
+      const slot = this.#slot;
+      this.#slot = undefined;
+      slot?.resolve();
     }
+  }
+
+  // A pause of the accept loop that shutdown() cuts short.
+  #pause(ms: number): Promise<void> {
+    const pause = this.#slot = Promise.withResolvers<void>();
+    const timer = setTimeout(pause.resolve, ms);
+    return pause.promise.finally(() => {
+      clearTimeout(timer);
+      if (this.#slot === pause) this.#slot = undefined;
+    });
   }
 
   async shutdown(): Promise<void> {
@@ -787,6 +840,7 @@ class Server implements WebSocketServer {
       } catch {
         // Already closed.
       }
+      this.#slot?.resolve();
       for (const handshake of this.#handshakes) handshake.abort();
       for (const conn of this.#conns) conn.close(1001).catch(() => {});
     }
@@ -796,4 +850,28 @@ class Server implements WebSocketServer {
   async [Symbol.asyncDispose](): Promise<void> {
     await this.shutdown();
   }
+}
+
+// The listener was closed (by shutdown or by its owner): the loop ends.
+function isListenerClosed(error: unknown): boolean {
+  return error instanceof Deno.errors.BadResource ||
+    error instanceof Deno.errors.Interrupted;
+}
+
+const SOCKET_ERRORS: (new (...args: never[]) => Error)[] = [
+  Deno.errors.ConnectionReset,
+  Deno.errors.ConnectionAborted,
+  Deno.errors.NotConnected,
+  Deno.errors.BrokenPipe,
+  Deno.errors.UnexpectedEof,
+  Deno.errors.InvalidData, // a TLS record that is not one
+  Deno.errors.TimedOut,
+  Deno.errors.BadResource, // closed under a pending read
+  Deno.errors.Interrupted,
+];
+
+// A failure of the socket under a handshake: the peer's doing, or the
+// network's, never the application's.
+function isSocketError(error: unknown): boolean {
+  return SOCKET_ERRORS.some((type) => error instanceof type);
 }

@@ -136,27 +136,6 @@ async function withServer(
   }
 }
 
-Deno.test("maxHandshakes answers 503 past the cap", async () => {
-  await withServer({ maxHandshakes: 1 }, async (server) => {
-    const slow = await Deno.connect({
-      hostname: "127.0.0.1",
-      port: server.addr.port,
-    });
-    await slow.write(new TextEncoder().encode("GET / HTTP/1.1\r\n"));
-    // The server is in the slow socket's handshake; the next socket is refused.
-    const next = await Deno.connect({
-      hostname: "127.0.0.1",
-      port: server.addr.port,
-    });
-    assert.equal(
-      await readStatusLine(next),
-      "HTTP/1.1 503 Service Unavailable",
-    );
-    next.close();
-    slow.close();
-  });
-});
-
 Deno.test("maxConnections answers 503 past the cap", async () => {
   await withServer({ maxConnections: 1 }, async (server) => {
     const url = `ws://127.0.0.1:${server.addr.port}/`;
