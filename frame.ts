@@ -529,8 +529,11 @@ export class FrameDecoder {
    * validated as it arrives); the frame {@linkcode FrameDecoder.next} later
    * returns carries only the rest. Each byte is handed out once.
    *
+   * Throws a {@linkcode ProtocolError} for a header that breaks RFC 6455,
+   * as {@linkcode FrameDecoder.next} does.
+   *
    * @returns The frame's header fields, with the bytes so far as its
-   * payload; undefined when no frame is under way, no payload byte is
+   * payload; undefined when no frame header is whole, no payload byte is
    * waiting, or the payload goes to `payloadTarget()`.
    *
    * @example Taking a text frame's payload as it arrives
@@ -545,6 +548,7 @@ export class FrameDecoder {
    * ```
    */
   takePartial(): Frame | undefined {
+    if (this.#length < 0 && !this.#readHeader()) return undefined;
     const length = this.#length;
     const n = Math.min(this.#buffered, length);
     if (n <= 0 || this.#direct) return undefined;
