@@ -2,12 +2,15 @@ import assert from "node:assert/strict";
 import { Conn, type ConnOptions, type Message } from "../conn.ts";
 import { ConnectionClosedError, ProtocolError } from "../errors.ts";
 import { Opcode } from "../frame.ts";
+import { HixieProtocol } from "../hixie_protocol.ts";
 import { WebSocketProtocol } from "../protocol.ts";
 import {
   closePayload,
+  encoder,
   frame,
   FrameReader,
   isPending,
+  readToEnd,
   writeAll,
 } from "./_peers.ts";
 import {
@@ -811,3 +814,42 @@ Deno.test("Conn fails a violation after at most a second when the application do
   assert.deepEqual(await reader.read(), { value: "unread", done: false });
   await assert.rejects(reader.read(), ConnectionClosedError);
 });
+
+for (const version of ["hixie-76", "hixie-75"] as const) {
+  Deno.test(`Conn (${version}) answers the messages before invalid UTF-8, then closes the transport`, async () => {
+    const [a, peer] = memoryPair();
+    const conn = new Conn({
+      role: "server",
+      transport: a,
+      machine: new HixieProtocol({
+        version,
+        role: "server",
+        autoCloseEcho: false,
+      }),
+      url: "ws://example.com/",
+      version,
+    });
+    const echoing = (async () => {
+      for await (const message of conn) await conn.send(message);
+    })().catch((error) => error);
+    const text = (s: string) =>
+      concat(Uint8Array.of(0), encoder.encode(s), Uint8Array.of(0xff));
+    await writeAll(
+      peer,
+      concat(
+        text("one"),
+        text("two"),
+        Uint8Array.of(0x00, 0x61, 0xfe, 0xff),
+        text("never"),
+      ),
+    );
+    // The answers, then the end of the stream, without closing bytes.
+    assert.deepEqual(await readToEnd(peer), concat(text("one"), text("two")));
+    peer.close();
+    const error = await echoing;
+    assert.ok(error instanceof ConnectionClosedError);
+    assert.ok(error.cause instanceof ProtocolError);
+    assert.equal(error.cause.code, "INVALID_UTF8");
+    assert.equal((await conn.closed).wasClean, false);
+  });
+}
