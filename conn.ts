@@ -621,7 +621,8 @@ export class Conn implements AsyncDisposable, AsyncIterable<Message> {
   }
 
   #sendKeepalive(): void {
-    if (this.#done || this.#machine.closeSent) return;
+    // Closing (or failing): no pong would be read.
+    if (this.#done || this.#machine.state !== "open") return;
     const pong = this.ping();
     const keepalive = this.#keepalive!;
     keepalive.fire = () => this.abort(timeoutError("Keepalive ping"));
