@@ -441,19 +441,23 @@ export const LAST_CHUNK: Uint8Array<ArrayBuffer> = new TextEncoder().encode(
 
 /**
  * Encodes one chunk (size line, data, CRLF), optionally after `prefix` (a
- * head) and before `suffix` (the last chunk), in one buffer for one write.
+ * head) and before `suffix` (the last chunk), in one buffer for one write:
+ * a view of `into` when it is large enough (a scratch buffer reused from
+ * write to write), else a new one.
  */
 export function encodeChunk(
   data: Uint8Array,
   prefix?: Uint8Array,
   suffix?: Uint8Array,
+  into?: Uint8Array<ArrayBuffer>,
 ): Uint8Array<ArrayBuffer> {
   const size = data.length.toString(16);
   const before = prefix?.length ?? 0;
   const after = suffix?.length ?? 0;
-  const out = new Uint8Array(
-    before + size.length + 2 + data.length + 2 + after,
-  );
+  const total = before + size.length + 2 + data.length + 2 + after;
+  const out = into && into.length >= total
+    ? into.subarray(0, total)
+    : new Uint8Array(total);
   if (prefix) out.set(prefix);
   let o = before;
   for (let i = 0; i < size.length; i++) out[o++] = size.charCodeAt(i);

@@ -13,7 +13,7 @@ import {
   parseRequestHead,
   type RequestHead,
 } from "./handshake.ts";
-import { abortable, Deadline } from "./_deadline.ts";
+import { abortable, cancel, Deadline, Expiry, schedule } from "./_deadline.ts";
 import { writeAll } from "./_io.ts";
 import {
   type BodyDecoder,
@@ -99,7 +99,9 @@ export interface Handoff {
   rest: Uint8Array;
 }
 
-const EMPTY = new Uint8Array(0);
+const EMPTY: Uint8Array<ArrayBuffer> = new Uint8Array(0);
+// The largest chunk framed in the reusable scratch buffer.
+const MAX_SCRATCH = 256 * 1024;
 const SMALL_READ = 16 * 1024;
 const LARGE_READ = 64 * 1024;
 // Bytes and time given to a closing connection to take what the peer was
@@ -133,6 +135,9 @@ class Source {
   buffered: Uint8Array = EMPTY;
   ended = false;
   #pending: Promise<void> | undefined;
+  // The last read's buffer, reused for the next read once its bytes are
+  // consumed, unless views of it went out (a request body's chunks).
+  #buffer: Uint8Array | undefined;
 
   constructor(transport: Transport, initial: Uint8Array) {
     this.transport = transport;
@@ -143,6 +148,11 @@ class Source {
     return this.#pending !== undefined;
   }
 
+  // The buffered bytes' buffer must not be reused: views of it are kept.
+  lend(): void {
+    this.#buffer = undefined;
+  }
+
   // Reads once more (or joins the read in flight); never rejects: an error
   // ends the stream.
   fill(size = SMALL_READ): Promise<void> {
@@ -150,12 +160,20 @@ class Source {
   }
 
   async #read(size: number): Promise<void> {
-    const buffer = new Uint8Array(size);
+    let buffer = this.#buffer;
+    if (
+      buffer === undefined || buffer.length < size ||
+      this.buffered.length > 0
+    ) {
+      buffer = new Uint8Array(size);
+    }
+    this.#buffer = undefined; // not reusable while a read fills it
     try {
       const n = await this.transport.read(buffer);
       if (n === null) this.ended = true;
       else if (this.buffered.length === 0) {
         this.buffered = buffer.subarray(0, n);
+        this.#buffer = buffer;
       } else {
         const joined = new Uint8Array(this.buffered.length + n);
         joined.set(this.buffered);
@@ -266,6 +284,7 @@ class RequestBody {
     while (true) {
       if (source.buffered.length > 0) {
         const result = decoder.decode(source.buffered);
+        if (result.data.length > 0) source.lend();
         source.buffered = source.buffered.subarray(result.consumed);
         if (decoder.received > this.#maxSize) {
           throw new ProtocolError(
@@ -333,6 +352,8 @@ function internalError(): Response {
   });
 }
 
+const SIMPLE_HOST = /^(?:[A-Za-z0-9.-]+|\[[0-9A-Fa-f:.]+\])(?::[0-9]{1,5})?$/;
+
 // The request's URL, as `new Request` needs it; 400 when it can't be made.
 // An HTTP/1.0 request may lack a Host: the server's own address stands in.
 function requestUrl(
@@ -352,6 +373,10 @@ function requestUrl(
         ? `[${local.hostname}]:${local.port}`
         : `${local.hostname}:${local.port}`)
       : "localhost";
+  }
+  if (head.target.startsWith("/") && SIMPLE_HOST.test(host)) {
+    // The common case: `new Request` parses (and checks) it once.
+    return `${secure ? "https" : "http"}://${host}${head.target}`;
   }
   try {
     const url = head.target.startsWith("/")
@@ -431,6 +456,12 @@ class HttpLoop {
   #onError: (error: unknown) => void;
   #stop: Deadline | undefined;
   #closed = false;
+  #idle = new Expiry();
+  #scratch: Uint8Array<ArrayBuffer> = EMPTY;
+  #waiting = false; // for the next request, with none of it received
+  #onStop = () => {
+    if (this.#waiting) this.#close();
+  };
 
   constructor(
     transport: Transport,
@@ -450,9 +481,20 @@ class HttpLoop {
     this.#trustProxy = options.trustProxy;
     this.#onError = options.onError ?? ((error) => console.error(error));
     this.#stop = options.stop;
+    this.#idle.fire = () => this.#close();
   }
 
   async run(first: FirstRequest): Promise<Handoff | undefined> {
+    this.#stop?.onAbort(this.#onStop);
+    try {
+      return await this.#run(first);
+    } finally {
+      this.#stop?.offAbort(this.#onStop);
+      cancel(this.#idle);
+    }
+  }
+
+  async #run(first: FirstRequest): Promise<Handoff | undefined> {
     let current: { head: Uint8Array; parsed: RequestHead } | undefined = first;
     let count = 0;
     try {
@@ -492,9 +534,19 @@ class HttpLoop {
   async #nextHead(): Promise<
     { head: Uint8Array; parsed: RequestHead } | undefined
   > {
-    const source = this.#source;
-    const reader = new HeadReader(this.#maxHeadSize);
+    try {
+      return await this.#readHead(new HeadReader(this.#maxHeadSize));
+    } finally {
+      cancel(this.#idle);
+    }
+  }
+
+  async #readHead(
+    reader: HeadReader,
+  ): Promise<{ head: Uint8Array; parsed: RequestHead } | undefined> {
     let started = false;
+    let armed = false;
+    const source = this.#source;
     while (true) {
       let bytes = source.buffered;
       if (!started) {
@@ -514,16 +566,19 @@ class HttpLoop {
       } else source.buffered = EMPTY;
       if (this.#stop?.aborted && !started) return undefined;
       if (source.ended) return undefined;
-      try {
-        await fillWithin(
-          source,
-          this.#idleTimeout,
-          "Waiting for the next request",
-          this.#stop,
-        );
-      } catch {
-        return undefined;
+      // One timer per connection, re-armed per wait: on expiry the socket
+      // is closed, which ends the read.
+      if (!armed && this.#idleTimeout > 0) {
+        schedule(this.#idle, this.#idleTimeout);
+        armed = true;
       }
+      this.#waiting = !started;
+      try {
+        await source.fill();
+      } finally {
+        this.#waiting = false;
+      }
+      if (this.#closed) return undefined;
     }
   }
 
@@ -558,7 +613,16 @@ class HttpLoop {
       init.body = body.stream;
       (init as { duplex?: string }).duplex = "half";
     }
-    const request = new Request(href, init);
+    let request: Request;
+    try {
+      request = new Request(href, init);
+    } catch (cause) {
+      throw new ProtocolError(
+        "BAD_HOST",
+        "Invalid request: bad Host header or request target",
+        { status: 400, cause },
+      );
+    }
     const headers = request.headers;
     for (const [name, value] of parsed.headers) headers.append(name, value);
     const info = peerInfo(this.#transport, parsed.headers, this.#trustProxy);
@@ -723,7 +787,14 @@ class HttpLoop {
         if (chunk.length === 0) continue;
         let out: Uint8Array;
         if (framing.kind === "chunked") {
-          out = encodeChunk(chunk, pendingHead);
+          // One scratch buffer per connection: free again once written.
+          const need = chunk.length + (pendingHead?.length ?? 0) + 24;
+          if (this.#scratch.length < need && need <= MAX_SCRATCH) {
+            this.#scratch = new Uint8Array(
+              Math.max(need, 2 * this.#scratch.length),
+            );
+          }
+          out = encodeChunk(chunk, pendingHead, undefined, this.#scratch);
         } else {
           if (known !== undefined && sent + chunk.length > known) {
             chunk = chunk.subarray(0, known - sent);
