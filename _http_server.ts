@@ -8,6 +8,7 @@
 import type { Transport } from "./conn.ts";
 import { ProtocolError } from "./errors.ts";
 import {
+  hasToken,
   HeadReader,
   isUpgradeRequest,
   parseRequestHead,
@@ -598,7 +599,7 @@ class HttpLoop {
       );
     }
     const method = parsed.method;
-    let keepAlive = clientKeepsAlive(parsed) && count < this.#maxRequests;
+    const keepAlive = clientKeepsAlive(parsed) && count < this.#maxRequests;
     const decoder = bodyDecoder(framing);
     const body = decoder
       ? new RequestBody(this.#source, decoder, expectsContinue(parsed), {
@@ -627,6 +628,34 @@ class HttpLoop {
     for (const [name, value] of parsed.headers) headers.append(name, value);
     const info = peerInfo(this.#transport, parsed.headers, this.#trustProxy);
 
+    // A server that stops aborts the request's signal: a streaming
+    // response is cancelled, and the connection closes after the response.
+    const onStop = () =>
+      aborter.abort(new DOMException("Server is shutting down", "AbortError"));
+    this.#stop?.onAbort(onStop);
+    try {
+      return await this.#answer(
+        request,
+        info,
+        parsed,
+        body,
+        aborter,
+        keepAlive,
+      );
+    } finally {
+      this.#stop?.offAbort(onStop);
+    }
+  }
+
+  async #answer(
+    request: Request,
+    info: PeerInfo,
+    parsed: RequestHead,
+    body: RequestBody | undefined,
+    aborter: AbortController,
+    keepAlive: boolean,
+  ): Promise<boolean> {
+    const method = parsed.method;
     let response: Response;
     try {
       response = await this.#handler(request, info);
@@ -637,7 +666,10 @@ class HttpLoop {
       if (body?.failure instanceof ProtocolError) {
         response = errorResponse(body.failure);
       } else {
-        if (body?.failure === undefined) this.#onError(error);
+        // An abort the server caused (shutdown, client gone) is no bug.
+        if (body?.failure === undefined && !aborter.signal.aborted) {
+          this.#onError(error);
+        }
         response = internalError();
       }
     }
@@ -645,6 +677,8 @@ class HttpLoop {
       keepAlive = false;
     }
     if (this.#stop?.aborted) keepAlive = false;
+    // The application may end the connection too.
+    if (hasToken(response.headers, "connection", "close")) keepAlive = false;
     const http10 = parsed.version === "1.0";
     const completed = await this.#respond(
       response,
@@ -754,11 +788,16 @@ class HttpLoop {
     // Watch for the peer leaving while the body streams (once the request
     // body has been read, reading the socket can only find the next request
     // or the end).
+    // The client leaving, or the server stopping, cancels the body.
     let gone = false;
-    const onGone = () => {
+    const cancelBody = () => {
       gone = true;
-      aborter.abort(new DOMException("Client disconnected", "AbortError"));
       reader!.cancel(aborter.signal.reason).catch(() => {});
+    };
+    if (aborter.signal.aborted) cancelBody();
+    else aborter.signal.addEventListener("abort", cancelBody, { once: true });
+    const onGone = () => {
+      aborter.abort(new DOMException("Client disconnected", "AbortError"));
     };
     const watch = () => {
       const source = this.#source;

@@ -930,3 +930,58 @@ Deno.test("serveHttp() hands back a WebSocket upgrade with the bytes after it, i
     );
   }
 });
+
+Deno.test("serve() closes after a response that says Connection: close", async () => {
+  await using server = start(() =>
+    new Response("bye", { headers: { Connection: "close" } })
+  );
+  const responses = parseResponses(
+    await exchange(
+      server.port,
+      "GET /1 HTTP/1.1\r\nHost: x\r\n\r\nGET /2 HTTP/1.1\r\nHost: x\r\n\r\n",
+    ),
+  );
+  assert.equal(responses.length, 1);
+  assert.equal(responses[0].headers.get("connection"), "close");
+});
+
+Deno.test("serve() shutdown cancels a streaming response and aborts its request", async () => {
+  const cancelled = Promise.withResolvers<void>();
+  const aborted = Promise.withResolvers<void>();
+  const server = serve({
+    port: 0,
+    hostname: "127.0.0.1",
+    onListen: () => {},
+    fallback: (request) => {
+      request.signal.addEventListener("abort", () => aborted.resolve());
+      return new Response(
+        new ReadableStream({
+          start(controller) {
+            controller.enqueue(encoder.encode("event: 1\n\n"));
+          },
+          cancel() {
+            cancelled.resolve();
+          },
+        }),
+      );
+    },
+  }, () => {});
+  using socket = await Deno.connect({
+    hostname: "127.0.0.1",
+    port: server.addr.port,
+  });
+  await writeAll(socket, encoder.encode("GET / HTTP/1.1\r\nHost: x\r\n\r\n"));
+  const buffer = new Uint8Array(4096);
+  let text = "";
+  while (!text.includes("event: 1")) {
+    const n = await socket.read(buffer);
+    assert.notEqual(n, null);
+    text += decoder.decode(buffer.subarray(0, n!));
+  }
+  await server.shutdown();
+  await cancelled.promise;
+  await aborted.promise;
+  // The chunked body never got its last chunk: the client can tell.
+  const rest = decoder.decode(await readToEnd(socket));
+  assert.ok(!(text + rest).endsWith("0\r\n\r\n"));
+});
