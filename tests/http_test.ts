@@ -985,3 +985,52 @@ Deno.test("serve() shutdown cancels a streaming response and aborts its request"
   const rest = decoder.decode(await readToEnd(socket));
   assert.ok(!(text + rest).endsWith("0\r\n\r\n"));
 });
+
+Deno.test("serve() skips request bodies the handler leaves unread", async () => {
+  await using server = start(async (request) => {
+    const path = new URL(request.url).pathname;
+    if (path === "/part") {
+      // Reads one chunk and leaves the rest.
+      const reader = request.body!.getReader();
+      await reader.read();
+      reader.releaseLock();
+    }
+    return new Response(`${request.method} ${path}`);
+  });
+  const responses = parseResponses(
+    await exchange(
+      server.port,
+      "GET /get-with-body HTTP/1.1\r\nHost: x\r\nContent-Length: 5\r\n\r\nhello" +
+        "POST /unread HTTP/1.1\r\nHost: x\r\nContent-Length: 3\r\n\r\nabc" +
+        "POST /part HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n" +
+        "2\r\nab\r\n2\r\ncd\r\n0\r\n\r\n" +
+        "GET /last HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n",
+    ),
+  );
+  assert.deepEqual(responses.map((r) => r.body), [
+    "GET /get-with-body",
+    "POST /unread",
+    "POST /part",
+    "GET /last",
+  ]);
+});
+
+Deno.test("serve() closes when a response body is shorter than its Content-Length", async () => {
+  await using server = start(() =>
+    new Response(
+      new ReadableStream({
+        start(controller) {
+          controller.enqueue(encoder.encode("abc"));
+          controller.close();
+        },
+      }),
+      { headers: { "Content-Length": "10" } },
+    )
+  );
+  const bytes = await exchange(
+    server.port,
+    "GET / HTTP/1.1\r\nHost: x\r\n\r\nGET / HTTP/1.1\r\nHost: x\r\n\r\n",
+  );
+  const text = decoder.decode(bytes);
+  assert.match(text, /content-length: 10\r\n\r\nabc$/);
+});
