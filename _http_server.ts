@@ -101,6 +101,8 @@ export interface Handoff {
 }
 
 const EMPTY: Uint8Array<ArrayBuffer> = new Uint8Array(0);
+// The largest body sent in the same write as its head (copied to join it).
+const COALESCE_LIMIT = 64 * 1024;
 // The largest chunk framed in the reusable scratch buffer.
 const MAX_SCRATCH = 256 * 1024;
 const SMALL_READ = 16 * 1024;
@@ -662,6 +664,12 @@ class HttpLoop {
       if (!(response instanceof Response)) {
         throw new TypeError("Fetch handler did not return a Response");
       }
+      if (response.status < 200) {
+        // Response.error(), or an interim status: not a final answer.
+        throw new TypeError(
+          `Fetch handler returned a response of status ${response.status}`,
+        );
+      }
     } catch (error) {
       if (body?.failure instanceof ProtocolError) {
         response = errorResponse(body.failure);
@@ -781,8 +789,15 @@ class HttpLoop {
       closeAfter ? "close" : connection,
     );
     if (ended) {
-      const bytes = ready && ready.length > 0 ? concatBytes(head, ready) : head;
-      return await this.#write(bytes);
+      if (ready === undefined || ready.length === 0) {
+        return await this.#write(head);
+      }
+      // A small body goes out with its head in one write; a large one is
+      // not copied for that.
+      if (ready.length <= COALESCE_LIMIT) {
+        return await this.#write(concatBytes(head, ready));
+      }
+      return await this.#write(head) && await this.#write(ready);
     }
     reader ??= stream!.getReader();
     // Watch for the peer leaving while the body streams (once the request

@@ -1034,3 +1034,24 @@ Deno.test("serve() closes when a response body is shorter than its Content-Lengt
   const text = decoder.decode(bytes);
   assert.match(text, /content-length: 10\r\n\r\nabc$/);
 });
+
+Deno.test("serve() sends large known bodies whole and refuses Response.error() with 500", async () => {
+  const big = new Uint8Array(randomBytes(300_000, 3));
+  await using server = start((request) =>
+    new URL(request.url).pathname === "/big"
+      ? new Response(big)
+      : Response.error()
+  );
+  const bytes = await exchange(
+    server.port,
+    "GET /big HTTP/1.1\r\nHost: x\r\n\r\nGET /error HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n",
+  );
+  const responses = parseResponses(bytes);
+  assert.equal(responses[0].headers.get("content-length"), "300000");
+  assert.deepEqual(
+    Uint8Array.from(responses[0].body, (c) => c.charCodeAt(0)),
+    big,
+  );
+  assert.equal(responses[1].status, 500);
+  assert.equal(server.errors.length, 1);
+});
