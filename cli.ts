@@ -31,8 +31,23 @@ import { DialError } from "./errors.ts";
 import { PreparedMessage } from "./prepared.ts";
 import { serve } from "./server.ts";
 
-/** The exit statuses of {@linkcode main}. */
-export const ExitCode = {
+/**
+ * The exit statuses of {@linkcode main}.
+ *
+ * @example Telling a normal close from a failure
+ * ```ts ignore
+ * import { ExitCode, main } from "@seed/websocket/cli";
+ *
+ * const status = await main(["ws://127.0.0.1:8080/"]);
+ * if (status !== ExitCode.Ok) console.error("The connection did not close normally");
+ * ```
+ */
+export const ExitCode: {
+  readonly Ok: 0;
+  readonly DialFailed: 1;
+  readonly Usage: 2;
+  readonly Abnormal: 3;
+} = {
   /** The connection closed normally (1000, or a close frame without a code). */
   Ok: 0,
   /** The connection could not be opened. */

@@ -80,14 +80,38 @@ export function parseProxyUrl(proxy: string | URL): URL {
   return url;
 }
 
-/** The port of a parsed proxy URL. */
+/**
+ * The port of a parsed proxy URL: its own, or its scheme's default.
+ *
+ * @param url A URL from {@linkcode parseProxyUrl}.
+ * @returns The port.
+ *
+ * @example The default port of an HTTPS proxy
+ * ```ts
+ * import { parseProxyUrl, proxyPort } from "@seed/websocket/proxy";
+ *
+ * console.log(proxyPort(parseProxyUrl("https://proxy.example"))); // 443
+ * ```
+ */
 export function proxyPort(url: URL): number {
   // URL drops a special scheme's default port, which is the proxy's too.
   if (url.port !== "") return Number(url.port);
   return DEFAULT_PORTS[url.protocol as ProxyScheme] ?? 80;
 }
 
-/** A proxy URL without its credentials, for messages. */
+/**
+ * A proxy URL without its credentials, for messages and logs.
+ *
+ * @param proxy The proxy's URL.
+ * @returns The URL as text, without `user:pass@`.
+ *
+ * @example Hiding a password
+ * ```ts
+ * import { redact } from "@seed/websocket/proxy";
+ *
+ * console.log(redact("http://ann:secret@127.0.0.1:3128")); // http://127.0.0.1:3128
+ * ```
+ */
 export function redact(proxy: string | URL): string {
   return String(proxy).replace(/\/\/[^@/]*@/, "//");
 }
@@ -166,6 +190,16 @@ function inCidr(hostname: string, block: string): boolean {
 /**
  * Reads an environment variable only if the env permission for it is
  * already granted: never prompts, never throws.
+ *
+ * @param name The variable's name.
+ * @returns Its value, or undefined when unset or not granted.
+ *
+ * @example Reading a variable that may be off limits
+ * ```ts
+ * import { readEnvQuietly } from "@seed/websocket/proxy";
+ *
+ * console.log(readEnvQuietly("HTTPS_PROXY") ?? "no proxy");
+ * ```
  */
 export function readEnvQuietly(name: string): string | undefined {
   try {

@@ -297,8 +297,7 @@ class ServerProcess {
         if (done) throw new Error("The server exited before it listened");
         text += value;
       }
-      reader.releaseLock();
-      child.stdout.cancel().catch(() => {});
+      await reader.cancel();
       return performance.now();
     })();
   }
