@@ -224,7 +224,7 @@ async function openTransport(
   options: DialOptions,
   timer: Deadline,
 ): Promise<Transport> {
-  const connect = options.connect ?? connectTransport;
+  const connect = options.connect;
   const server = endpoint(url);
   const common = {
     caCerts: options.caCerts,
@@ -236,8 +236,14 @@ async function openTransport(
     : options.proxy === undefined
     ? proxyForUrl(url)
     : parseProxyUrl(options.proxy);
+  // The deadline makes an AbortSignal only when asked: the default
+  // connector does without one (a late socket is closed on arrival).
   const opening = (target: ConnectTarget) =>
-    abortable(connect(target, timer.signal), timer, closeQuietly);
+    abortable(
+      connect ? connect(target, timer.signal) : connectTransport(target),
+      timer,
+      closeQuietly,
+    );
   if (proxy === undefined) {
     return await opening({ ...server, ...common, proxy: false });
   }
@@ -329,15 +335,22 @@ function sameHost(a: URL, b: URL): boolean {
 }
 
 /**
- * Opens a WebSocket connection. Fails with a {@linkcode DialError} naming
- * the URL, the offered subprotocols and the origin; its `cause` is a
- * {@linkcode ProtocolError} for a protocol fault (`BAD_SCHEME`,
- * `BAD_STATUS` with the response, `BAD_UPGRADE`, `BAD_ACCEPT`,
- * `BAD_PROTOCOL`, `BAD_EXTENSION`), a `DOMException` `TimeoutError` past the
- * handshake timeout, the signal's reason when aborted, or a network error.
+ * Opens a WebSocket connection, through a proxy when one is set (or named
+ * by the environment) and following up to `maxRedirects` redirects; the
+ * handshake timeout covers all of it. Fails with a {@linkcode DialError}
+ * naming the URL, the offered subprotocols, the origin and the redirects
+ * followed; its `cause` is a {@linkcode ProtocolError} for a protocol fault
+ * (`BAD_SCHEME`, `BAD_STATUS` with the response, `BAD_UPGRADE`,
+ * `BAD_ACCEPT`, `BAD_PROTOCOL`, `BAD_EXTENSION`, and for redirects
+ * `TOO_MANY_REDIRECTS`, `REDIRECT_LOOP`, `INSECURE_REDIRECT`,
+ * `BAD_REDIRECT`), a {@linkcode ProxyError} when the proxy refused (its
+ * `status`) or could not be reached, a `DOMException` `TimeoutError` past
+ * the handshake timeout, the signal's reason when aborted, or a network
+ * error.
  *
  * @param url A `ws://` or `wss://` URL.
- * @param options Subprotocols, origin, headers, timeouts, limits.
+ * @param options Subprotocols, origin, headers, timeouts, limits, the
+ *   connector, the proxy, redirects.
  * @returns The open connection.
  *
  * @example Handling a rejected handshake
