@@ -615,3 +615,39 @@ Deno.test({
     assert.equal(decoder.decode(stdout).trim(), "open");
   },
 });
+
+Deno.test("dial() resolves the name itself for socks5:// and leaves it to the proxy for socks5h://", async () => {
+  for (
+    const [scheme, expected] of [
+      ["socks5", bytes(1, 127, 0, 0, 1, 0x1f, 0x90)],
+      [
+        "socks5h",
+        bytes(3, 9, ...new TextEncoder().encode("localhost"), 0x1f, 0x90),
+      ],
+    ] as const
+  ) {
+    const [client, proxy] = memoryPair();
+    const request = (async () => {
+      const buffer = new Uint8Array(512);
+      let n = await proxy.read(buffer);
+      assert.deepEqual(buffer.subarray(0, n!), bytes(5, 1, 0));
+      await proxy.write(bytes(5, 0));
+      n = await proxy.read(buffer);
+      const connect = buffer.slice(0, n!);
+      // Refused: "host unreachable".
+      await proxy.write(bytes(5, 4, 0, 1, 0, 0, 0, 0, 0, 0));
+      return connect;
+    })();
+    const error = await dialError("ws://localhost:8080/", {
+      proxy: `${scheme}://proxy.test`,
+      connect: (target) => {
+        assert.deepEqual([target.hostname, target.port], ["proxy.test", 1080]);
+        return Promise.resolve(client);
+      },
+    });
+    assert.deepEqual(await request, bytes(5, 1, 0, ...expected), scheme);
+    assert.equal((error.cause as ProxyError).status, 4);
+    assert.match(error.message, /host unreachable/);
+    proxy.close();
+  }
+});
