@@ -6,7 +6,164 @@
 // the connection after answering one, since its framing can't be trusted.
 
 import { ProtocolError } from "./errors.ts";
-import { hasToken, headerTokens, type RequestHead } from "./handshake.ts";
+
+/** Header fields to look up: a `Headers`, or the {@linkcode Fields} of a head. */
+export interface FieldSource {
+  /** The field's value, repeated lines joined with ", "; null if absent. */
+  get(name: string): string | null;
+}
+
+/** What the framing rules read of a request head. */
+export interface HeadInfo {
+  /** The HTTP version, e.g. `1.1`. */
+  version: string;
+  /** The header fields. */
+  headers: FieldSource;
+}
+
+/** A request head parsed for the plain HTTP path. */
+export interface ParsedHead extends HeadInfo {
+  /** The method, e.g. `GET`. */
+  method: string;
+  /** The request target, e.g. `/a?b`. */
+  target: string;
+  /** The header fields. */
+  headers: Fields;
+}
+
+/**
+ * The header fields of a head, in order, as names and values side by side,
+ * with a lookup by lower-case name; cheaper than a `Headers` to build, and
+ * appended to the Request's own headers once.
+ */
+export class Fields implements FieldSource {
+  /** Names as received, and values, alternating. */
+  readonly list: string[];
+  #lower: string[];
+
+  constructor(list: string[], lower: string[]) {
+    this.list = list;
+    this.#lower = lower;
+  }
+
+  get(name: string): string | null {
+    let value: string | null = null;
+    for (let i = 0; i < this.#lower.length; i++) {
+      if (this.#lower[i] === name) {
+        const v = this.list[2 * i + 1];
+        value = value === null ? v : `${value}, ${v}`;
+      }
+    }
+    return value;
+  }
+}
+
+/** The elements of a comma-separated field, trimmed, empty ones dropped. */
+export function fieldTokens(headers: FieldSource, name: string): string[] {
+  const value = headers.get(name);
+  if (value === null) return [];
+  const tokens: string[] = [];
+  for (const part of value.split(",")) {
+    const token = part.trim();
+    if (token !== "") tokens.push(token);
+  }
+  return tokens;
+}
+
+/** Whether a comma-separated field holds a token, case-insensitively. */
+export function hasFieldToken(
+  headers: FieldSource,
+  name: string,
+  token: string,
+): boolean {
+  const value = headers.get(name);
+  if (value === null) return false;
+  for (const part of value.split(",")) {
+    if (part.trim().toLowerCase() === token) return true;
+  }
+  return false;
+}
+
+const REQUEST_LINE = /^([!#$%&'*+\-.^_`|~0-9A-Za-z]+) (\S+) HTTP\/(\d)\.(\d)$/;
+const TOKEN = /^[!#$%&'*+\-.^_`|~0-9A-Za-z]+$/;
+const FIELD_VALUE = /^[\t\x20-\x7e\x80-\xff]*$/;
+const latin1Decoder = new TextDecoder();
+
+function badHead(message: string): ProtocolError {
+  return new ProtocolError("BAD_REQUEST", message, { status: 400 });
+}
+
+/**
+ * Parses a request head as strictly as the upgrade path does (a token
+ * method, `HTTP/` digit `.` digit, token field names, field values of
+ * visible characters, spaces, tabs and obs-text; no bare CR or LF, no line
+ * folding): each fault is a `BAD_REQUEST` (400).
+ */
+export function parseHead(head: Uint8Array): ParsedHead {
+  let ascii = true;
+  for (let i = 0; i < head.length; i++) {
+    if (head[i] >= 0x80) {
+      ascii = false;
+      break;
+    }
+  }
+  let text: string;
+  if (ascii) text = latin1Decoder.decode(head);
+  else {
+    text = "";
+    for (let i = 0; i < head.length; i += 4096) {
+      text += String.fromCharCode(...head.subarray(i, i + 4096));
+    }
+  }
+  if (!text.endsWith("\r\n\r\n")) {
+    throw badHead("Invalid HTTP head: missing blank line");
+  }
+  const lines = text.slice(0, -4).split("\r\n");
+  const match = REQUEST_LINE.exec(lines[0]);
+  if (!match) {
+    if (/[\r\n]/.test(lines[0])) {
+      throw badHead("Invalid HTTP head: bare CR or LF");
+    }
+    throw badHead(`Invalid HTTP request line: ${JSON.stringify(lines[0])}`);
+  }
+  const list: string[] = [];
+  const lower: string[] = [];
+  for (let n = 1; n < lines.length; n++) {
+    const line = lines[n];
+    if (line.includes("\r") || line.includes("\n")) {
+      throw badHead("Invalid HTTP head: bare CR or LF");
+    }
+    if (line === "") continue;
+    if (line[0] === " " || line[0] === "\t") {
+      throw badHead("Invalid HTTP head: obsolete line folding");
+    }
+    const colon = line.indexOf(":");
+    const name = colon > 0 ? line.slice(0, colon) : "";
+    if (!TOKEN.test(name)) {
+      throw badHead(`Invalid HTTP header line: ${JSON.stringify(line)}`);
+    }
+    let start = colon + 1;
+    let end = line.length;
+    while (start < end && (line[start] === " " || line[start] === "\t")) {
+      start++;
+    }
+    while (end > start && (line[end - 1] === " " || line[end - 1] === "\t")) {
+      end--;
+    }
+    const value = line.slice(start, end);
+    if (!FIELD_VALUE.test(value)) {
+      throw badHead(`Invalid value in HTTP header ${name}`);
+    }
+    list.push(name, value);
+    lower.push(name.toLowerCase());
+  }
+  return {
+    method: match[1],
+    target: match[2],
+    version: `${match[3]}.${match[4]}`,
+    headers: new Fields(list, lower),
+  };
+}
 
 /** How a request's body is delimited. */
 export type RequestFraming =
@@ -32,7 +189,7 @@ const DIGITS = /^[0-9]+$/;
  * in HTTP/1.0, or `Content-Length` values that are not all the same number
  * get 400; a transfer coding other than a lone `chunked`, 501.
  */
-export function requestFraming(head: RequestHead): RequestFraming {
+export function requestFraming(head: HeadInfo): RequestFraming {
   const te = head.headers.get("transfer-encoding");
   const cl = head.headers.get("content-length");
   if (te !== null) {
@@ -44,7 +201,7 @@ export function requestFraming(head: RequestHead): RequestFraming {
     if (head.version === "1.0") {
       throw fault("Invalid request: Transfer-Encoding in HTTP/1.0");
     }
-    const codings = headerTokens(head.headers, "transfer-encoding");
+    const codings = fieldTokens(head.headers, "transfer-encoding");
     if (codings.length === 1 && codings[0].toLowerCase() === "chunked") {
       return { kind: "chunked" };
     }
@@ -277,19 +434,19 @@ export function bodyDecoder(framing: RequestFraming): BodyDecoder | undefined {
  * (RFC 9112 section 9.3): HTTP/1.1 unless `Connection: close`, HTTP/1.0
  * only with `Connection: keep-alive`.
  */
-export function clientKeepsAlive(head: RequestHead): boolean {
+export function clientKeepsAlive(head: HeadInfo): boolean {
   if (head.version === "1.1") {
-    return !hasToken(head.headers, "connection", "close");
+    return !hasFieldToken(head.headers, "connection", "close");
   }
   if (head.version === "1.0") {
-    return hasToken(head.headers, "connection", "keep-alive") &&
-      !hasToken(head.headers, "connection", "close");
+    return hasFieldToken(head.headers, "connection", "keep-alive") &&
+      !hasFieldToken(head.headers, "connection", "close");
   }
   return false;
 }
 
 /** Whether a request asks for `100 Continue` before sending its body. */
-export function expectsContinue(head: RequestHead): boolean {
+export function expectsContinue(head: HeadInfo): boolean {
   const expect = head.headers.get("expect");
   return expect !== null && expect.toLowerCase() === "100-continue" &&
     head.version === "1.1";
@@ -418,18 +575,9 @@ const encoder = new TextEncoder();
 
 function encodeLatin1(text: string): Uint8Array<ArrayBuffer> {
   const bytes = new Uint8Array(text.length);
-  const { read } = encoder.encodeInto(text, bytes);
-  if (read === text.length && bytes[text.length - 1] === 10) {
-    // All ASCII: encodeInto wrote one byte per character.
-    let ascii = true;
-    for (let i = 0; i < text.length; i++) {
-      if (text.charCodeAt(i) > 0x7f) {
-        ascii = false;
-        break;
-      }
-    }
-    if (ascii) return bytes;
-  }
+  // A character past ASCII takes two or more bytes in UTF-8, so the whole
+  // text fits in `text.length` bytes only if it is all ASCII.
+  if (encoder.encodeInto(text, bytes).read === text.length) return bytes;
   for (let i = 0; i < text.length; i++) bytes[i] = text.charCodeAt(i) & 0xff;
   return bytes;
 }
@@ -483,7 +631,7 @@ export type TrustProxy =
 // The addresses a request passed through, client first, from `Forwarded`
 // (RFC 7239) if present, else `X-Forwarded-For`. Undefined entries are
 // values that are not addresses (obfuscated or unknown).
-function forwardedChain(headers: Headers): (string | undefined)[] {
+function forwardedChain(headers: FieldSource): (string | undefined)[] {
   const forwarded = headers.get("forwarded");
   if (forwarded !== null) {
     const chain: (string | undefined)[] = [];
@@ -551,7 +699,7 @@ function trusts(policy: TrustProxy, address: string): boolean {
  */
 export function clientAddress(
   peer: string | undefined,
-  headers: Headers,
+  headers: FieldSource,
   policy: TrustProxy | undefined,
 ): string | undefined {
   if (policy === undefined || peer === undefined) return peer;

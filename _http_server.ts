@@ -7,13 +7,7 @@
 
 import type { Transport } from "./conn.ts";
 import { ProtocolError } from "./errors.ts";
-import {
-  hasToken,
-  HeadReader,
-  isUpgradeRequest,
-  parseRequestHead,
-  type RequestHead,
-} from "./handshake.ts";
+import { HeadReader, parseRequestHead, type RequestHead } from "./handshake.ts";
 import { abortable, cancel, Deadline, Expiry, schedule } from "./_deadline.ts";
 import { writeAll } from "./_io.ts";
 import {
@@ -25,7 +19,11 @@ import {
   encodeChunk,
   encodeResponseHead,
   expectsContinue,
+  type FieldSource,
+  hasFieldToken,
   LAST_CHUNK,
+  type ParsedHead,
+  parseHead,
   requestFraming,
   type ResponseFraming,
   responseHasNoBody,
@@ -84,8 +82,6 @@ export interface HttpLoopOptions {
 export interface FirstRequest {
   /** The head's bytes. */
   head: Uint8Array;
-  /** The parsed head. */
-  parsed: RequestHead;
   /** The bytes after the head. */
   rest: Uint8Array;
 }
@@ -118,7 +114,7 @@ const LINGER_MS = 2_000;
  */
 export function peerInfo(
   transport: Transport,
-  headers: Headers,
+  headers: FieldSource,
   trustProxy: TrustProxy | undefined,
 ): PeerInfo {
   const remoteAddr = transport.remoteAddr;
@@ -341,6 +337,53 @@ class RequestBody {
   }
 }
 
+// The abort state of one request: its signal is made only if the handler
+// asks for it (a Request's signal is costly to make and rarely read).
+class Aborter {
+  aborted = false;
+  reason: unknown = undefined;
+  #controller: AbortController | undefined;
+  #callbacks: (() => void)[] | undefined;
+
+  get signal(): AbortSignal {
+    if (this.#controller === undefined) {
+      this.#controller = new AbortController();
+      if (this.aborted) this.#controller.abort(this.reason);
+    }
+    return this.#controller.signal;
+  }
+
+  abort(reason: unknown): void {
+    if (this.aborted) return;
+    this.aborted = true;
+    this.reason = reason;
+    this.#controller?.abort(reason);
+    const callbacks = this.#callbacks;
+    this.#callbacks = undefined;
+    if (callbacks) { for (const callback of callbacks) callback(); }
+  }
+
+  onAbort(callback: () => void): void {
+    if (this.aborted) callback();
+    else (this.#callbacks ??= []).push(callback);
+  }
+}
+
+// A Request whose signal aborts when the client disconnects or the server
+// stops.
+class ServerRequest extends Request {
+  #aborter: Aborter;
+
+  constructor(url: string, init: RequestInit, aborter: Aborter) {
+    super(url, init);
+    this.#aborter = aborter;
+  }
+
+  override get signal(): AbortSignal {
+    return this.#aborter.signal;
+  }
+}
+
 function errorResponse(error: ProtocolError): Response {
   return new Response(error.message + "\n", {
     status: error.status,
@@ -360,7 +403,7 @@ const SIMPLE_HOST = /^(?:[A-Za-z0-9.-]+|\[[0-9A-Fa-f:.]+\])(?::[0-9]{1,5})?$/;
 // The request's URL, as `new Request` needs it; 400 when it can't be made.
 // An HTTP/1.0 request may lack a Host: the server's own address stands in.
 function requestUrl(
-  head: RequestHead,
+  head: ParsedHead,
   secure: boolean,
   local: Deno.Addr | undefined,
 ): string {
@@ -498,15 +541,21 @@ class HttpLoop {
   }
 
   async #run(first: FirstRequest): Promise<Handoff | undefined> {
-    let current: { head: Uint8Array; parsed: RequestHead } | undefined = first;
     let count = 0;
     try {
+      let current: { head: Uint8Array; parsed: ParsedHead } | undefined = {
+        head: first.head,
+        parsed: parseHead(first.head),
+      };
       while (true) {
         count++;
-        if (count > 1 && isUpgradeRequest(current.parsed.headers)) {
+        if (
+          count > 1 &&
+          hasFieldToken(current.parsed.headers, "upgrade", "websocket")
+        ) {
           return {
             head: current.head,
-            parsed: current.parsed,
+            parsed: parseRequestHead(current.head),
             rest: this.#source.buffered,
           };
         }
@@ -535,7 +584,7 @@ class HttpLoop {
   // Reads the next head; undefined when the peer closed, went idle too long
   // or the server is stopping.
   async #nextHead(): Promise<
-    { head: Uint8Array; parsed: RequestHead } | undefined
+    { head: Uint8Array; parsed: ParsedHead } | undefined
   > {
     try {
       return await this.#readHead(new HeadReader(this.#maxHeadSize));
@@ -546,7 +595,7 @@ class HttpLoop {
 
   async #readHead(
     reader: HeadReader,
-  ): Promise<{ head: Uint8Array; parsed: RequestHead } | undefined> {
+  ): Promise<{ head: Uint8Array; parsed: ParsedHead } | undefined> {
     let started = false;
     let armed = false;
     const source = this.#source;
@@ -564,7 +613,7 @@ class HttpLoop {
         const done = reader.push(bytes);
         if (done) {
           source.buffered = done.rest;
-          return { head: done.head, parsed: parseRequestHead(done.head) };
+          return { head: done.head, parsed: parseHead(done.head) };
         }
       } else source.buffered = EMPTY;
       if (this.#stop?.aborted && !started) return undefined;
@@ -586,7 +635,7 @@ class HttpLoop {
   }
 
   // Serves one request; whether the connection goes on.
-  async #serveOne(parsed: RequestHead, count: number): Promise<boolean> {
+  async #serveOne(parsed: ParsedHead, count: number): Promise<boolean> {
     const framing = requestFraming(parsed);
     const href = requestUrl(
       parsed,
@@ -610,15 +659,15 @@ class HttpLoop {
         stop: this.#stop,
       })
       : undefined;
-    const aborter = new AbortController();
-    const init: RequestInit = { method, signal: aborter.signal };
+    const aborter = new Aborter();
+    const init: RequestInit = { method };
     if (body && method !== "GET" && method !== "HEAD") {
       init.body = body.stream;
       (init as { duplex?: string }).duplex = "half";
     }
     let request: Request;
     try {
-      request = new Request(href, init);
+      request = new ServerRequest(href, init, aborter);
     } catch (cause) {
       throw new ProtocolError(
         "BAD_HOST",
@@ -627,7 +676,10 @@ class HttpLoop {
       );
     }
     const headers = request.headers;
-    for (const [name, value] of parsed.headers) headers.append(name, value);
+    const list = parsed.headers.list;
+    for (let i = 0; i < list.length; i += 2) {
+      headers.append(list[i], list[i + 1]);
+    }
     const info = peerInfo(this.#transport, parsed.headers, this.#trustProxy);
 
     // A server that stops aborts the request's signal: a streaming
@@ -652,9 +704,9 @@ class HttpLoop {
   async #answer(
     request: Request,
     info: PeerInfo,
-    parsed: RequestHead,
+    parsed: ParsedHead,
     body: RequestBody | undefined,
-    aborter: AbortController,
+    aborter: Aborter,
     keepAlive: boolean,
   ): Promise<boolean> {
     const method = parsed.method;
@@ -675,7 +727,7 @@ class HttpLoop {
         response = errorResponse(body.failure);
       } else {
         // An abort the server caused (shutdown, client gone) is no bug.
-        if (body?.failure === undefined && !aborter.signal.aborted) {
+        if (body?.failure === undefined && !aborter.aborted) {
           this.#onError(error);
         }
         response = internalError();
@@ -686,7 +738,9 @@ class HttpLoop {
     }
     if (this.#stop?.aborted) keepAlive = false;
     // The application may end the connection too.
-    if (hasToken(response.headers, "connection", "close")) keepAlive = false;
+    if (hasFieldToken(response.headers, "connection", "close")) {
+      keepAlive = false;
+    }
     const http10 = parsed.version === "1.0";
     const completed = await this.#respond(
       response,
@@ -710,7 +764,7 @@ class HttpLoop {
     keepAlive: boolean,
     http10: boolean,
     body: RequestBody | undefined,
-    aborter: AbortController,
+    aborter: Aborter,
   ): Promise<boolean> {
     const status = response.status;
     const noBody = responseHasNoBody(method, status);
@@ -807,10 +861,9 @@ class HttpLoop {
     let gone = false;
     const cancelBody = () => {
       gone = true;
-      reader!.cancel(aborter.signal.reason).catch(() => {});
+      reader!.cancel(aborter.reason).catch(() => {});
     };
-    if (aborter.signal.aborted) cancelBody();
-    else aborter.signal.addEventListener("abort", cancelBody, { once: true });
+    aborter.onAbort(cancelBody);
     const onGone = () => {
       aborter.abort(new DOMException("Client disconnected", "AbortError"));
     };

@@ -8,6 +8,7 @@ import {
   expectsContinue,
   LengthDecoder,
   MAX_CHUNK_LINE,
+  parseHead,
   requestFraming,
   responseHasNoBody,
 } from "../_http1.ts";
@@ -351,4 +352,60 @@ Deno.test("clientAddress() trusts only the proxies it is told to", () => {
     "10.0.0.1",
   );
   assert.equal(clientAddress(undefined, xff, 1), undefined);
+});
+
+Deno.test("parseHead() reads fields in order and refuses what parseRequestHead refuses", () => {
+  const parsed = parseHead(
+    encoder.encode(
+      "GET /a?b HTTP/1.1\r\nHost: x\r\nX-A:  1 \r\nx-a: 2\r\nEmpty:\r\n\r\n",
+    ),
+  );
+  assert.equal(parsed.method, "GET");
+  assert.equal(parsed.target, "/a?b");
+  assert.equal(parsed.version, "1.1");
+  assert.deepEqual(parsed.headers.list, [
+    "Host",
+    "x",
+    "X-A",
+    "1",
+    "x-a",
+    "2",
+    "Empty",
+    "",
+  ]);
+  assert.equal(parsed.headers.get("x-a"), "1, 2");
+  assert.equal(parsed.headers.get("missing"), null);
+  const latin1 = parseHead(
+    new Uint8Array([
+      ...encoder.encode("GET / HTTP/1.1\r\nX: caf"),
+      0xe9,
+      ...encoder.encode("\r\n\r\n"),
+    ]),
+  );
+  assert.equal(latin1.headers.get("x"), "caf\xe9");
+  for (
+    const bad of [
+      "GET / HTTP/1.1\r\nHost: x\nY: z\r\n\r\n",
+      "GET / HTTP/1.1\r\nHost: x\rY: z\r\n\r\n",
+      "GET / HTTP/1.1\r\n folded\r\n\r\n",
+      "GET / HTTP/1.1\r\nBad Name: x\r\n\r\n",
+      "GET / HTTP/1.1\r\nNo colon\r\n\r\n",
+      "GET / HTTP/1.1\r\n: empty name\r\n\r\n",
+      "GET / HTTP/1.1\r\nX: a\x00b\r\n\r\n",
+      "GET / HTTP/1.1\r\nX: a\x7fb\r\n\r\n",
+      "GET /\nHTTP/1.1\r\n\r\n",
+      "GET  / HTTP/1.1\r\n\r\n",
+      "G(T / HTTP/1.1\r\n\r\n",
+      "GET / HTTP/11\r\n\r\n",
+      "GET / HTTP/1.1\r\n",
+    ]
+  ) {
+    const bytes = encoder.encode(bad);
+    assert.equal(status(() => parseHead(bytes)), 400, JSON.stringify(bad));
+    assert.equal(
+      status(() => parseRequestHead(bytes)),
+      400,
+      JSON.stringify(bad),
+    );
+  }
 });

@@ -8,7 +8,6 @@ import type { Conn } from "../conn.ts";
 import { concat, everySplit, memoryPair, randomBytes } from "./_util.ts";
 import { serveHttp } from "../_http_server.ts";
 import { readHead } from "../_io.ts";
-import { parseRequestHead } from "../handshake.ts";
 
 const encoder = new TextEncoder();
 const decoder = new TextDecoder();
@@ -859,7 +858,7 @@ async function memoryExchange(
   );
   const handoff = await serveHttp(
     server,
-    { head, parsed: parseRequestHead(head), rest },
+    { head, rest },
     handler,
     { idleTimeout: 0 },
   );
