@@ -38,7 +38,13 @@ export async function startTls(
       hostname: options.hostname,
       caCerts: options.caCerts,
     });
-    await conn.handshake();
+    try {
+      await conn.handshake();
+    } catch (error) {
+      // The TCP socket now belongs to the TLS connection: close that.
+      conn.close();
+      throw error;
+    }
     return conn;
   }
   const socket = tls.connect({

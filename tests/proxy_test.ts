@@ -1,5 +1,5 @@
 import assert from "node:assert/strict";
-import { dial, type DialOptions } from "../client.ts";
+import { connectTransport, dial, type DialOptions } from "../client.ts";
 import type { Conn } from "../conn.ts";
 import { DialError, ProxyError } from "../errors.ts";
 import {
@@ -650,4 +650,31 @@ Deno.test("dial() resolves the name itself for socks5:// and leaves it to the pr
     assert.match(error.message, /host unreachable/);
     proxy.close();
   }
+});
+
+Deno.test({
+  name:
+    "dial() fails a wss:// certificate it cannot trust inside a tunnel, leaking nothing",
+  ignore: tinyproxy,
+  async fn() {
+    const cert = await testCert();
+    await using server = await echoServer(true);
+    await using proxy = await startTinyproxy();
+    await using front = tlsFront(proxy.port, cert);
+    for (
+      const via of [false, proxy.url, `https://localhost:${front.port}`]
+    ) {
+      // The proxy is trusted (it is given the CA), the server is not.
+      const error = await dial(server.url(), {
+        proxy: via,
+        connect: (target, signal) =>
+          connectTransport({
+            ...target,
+            caCerts: target.proxy ? [cert.ca] : undefined,
+          }, signal),
+      }).then(() => assert.fail("Connected"), (e) => e);
+      assert.ok(error instanceof DialError);
+      assert.match(String(error.message), /certificate/i, String(via));
+    }
+  },
 });
