@@ -662,7 +662,10 @@ Deno.test({
     await using proxy = await startTinyproxy();
     await using front = tlsFront(proxy.port, cert);
     for (
-      const via of [false, proxy.url, `https://localhost:${front.port}`]
+      const via of [false, proxy.url, `https://localhost:${front.port}`] as (
+        | string
+        | false
+      )[]
     ) {
       // The proxy is trusted (it is given the CA), the server is not.
       const error = await dial(server.url(), {
