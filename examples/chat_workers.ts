@@ -17,7 +17,7 @@
  * @module
  */
 
-import { type Conn, upgrade } from "../mod.ts";
+import { type Conn, serve } from "../mod.ts";
 import { BroadcastChannelBus } from "../bus_broadcast_channel.ts";
 import { Topics } from "../topics.ts";
 
@@ -132,30 +132,27 @@ async function work(init: WorkerInit): Promise<void> {
     }
   }
 
-  const listener = Deno.listen({
-    hostname: init.hostname,
-    port: init.port,
-    reusePort: true,
-  });
-  scope.postMessage("ready");
-  for await (const socket of listener) {
-    upgrade(socket, {
-      maxMessageSize: 16 * 1024,
-      checkOrigin: "same-origin",
-      beforeUpgrade: (request) =>
-        new URL(request.url).pathname === "/ws"
-          ? undefined
-          : new Response("Not Found\n", { status: 404 }),
-      fallback: (request) =>
-        new URL(request.url).pathname === "/"
-          ? new Response(page, {
-            headers: { "Content-Type": "text/html; charset=utf-8" },
-          })
-          : new Response("Not Found\n", { status: 404 }),
-    }).then(chat).catch(() => {
-      // A failed handshake was answered already; a failed chat has left.
-    });
-  }
+  serve({
+    // Every worker listens on the same port; the kernel spreads connections.
+    listener: Deno.listen({
+      hostname: init.hostname,
+      port: init.port,
+      reusePort: true,
+    }),
+    maxMessageSize: 16 * 1024,
+    checkOrigin: "same-origin",
+    beforeUpgrade: (request) =>
+      new URL(request.url).pathname === "/ws"
+        ? undefined
+        : new Response("Not Found\n", { status: 404 }),
+    fallback: (request) =>
+      new URL(request.url).pathname === "/"
+        ? new Response(page, {
+          headers: { "Content-Type": "text/html; charset=utf-8" },
+        })
+        : new Response("Not Found\n", { status: 404 }),
+    onListen: () => scope.postMessage("ready"),
+  }, chat);
 }
 
 if ("WorkerGlobalScope" in globalThis) {
