@@ -443,6 +443,7 @@ export class LocalBus extends BusBase {
     this.group.members.add(this);
   }
 
+  /** Sends an envelope to the other buses. */
   protected transmit(topic: string, envelope: Uint8Array): void {
     for (const member of this.group.members) {
       if (member !== this && member.#joined.has(topic)) {
@@ -451,16 +452,19 @@ export class LocalBus extends BusBase {
     }
   }
 
+  /** Starts receiving a topic. */
   protected join(topic: string): Promise<void> {
     this.#joined.add(topic);
     return Promise.resolve();
   }
 
+  /** Stops receiving a topic. */
   protected leave(topic: string): Promise<void> {
     this.#joined.delete(topic);
     return Promise.resolve();
   }
 
+  /** Releases the transport. */
   protected shutdown(): Promise<void> {
     this.#joined.clear();
     this.group.members.delete(this);

@@ -86,6 +86,7 @@ export class BroadcastChannelBus extends BusBase {
     };
   }
 
+  /** Sends an envelope to the other buses. */
   protected transmit(topic: string, envelope: Uint8Array): void {
     // Everything published in one turn leaves as one message: a channel
     // message costs far more than its bytes, and fewer of them leave a
@@ -137,16 +138,19 @@ export class BroadcastChannelBus extends BusBase {
     }
   }
 
+  /** Starts receiving a topic. */
   protected join(topic: string): Promise<void> {
     this.#joined.add(topic);
     return Promise.resolve();
   }
 
+  /** Stops receiving a topic. */
   protected leave(topic: string): Promise<void> {
     this.#joined.delete(topic);
     return Promise.resolve();
   }
 
+  /** Releases the transport. */
   protected shutdown(): Promise<void> {
     this.#joined.clear();
     this.#channel.close();

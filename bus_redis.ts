@@ -324,6 +324,7 @@ export class RedisBus extends BusBase {
     return promise;
   }
 
+  /** Sends an envelope to the other buses. */
   protected transmit(topic: string, envelope: Uint8Array): void {
     const channel = this.#prefix + topic;
     const client = this.#pub.client;
@@ -339,6 +340,7 @@ export class RedisBus extends BusBase {
     }
   }
 
+  /** Starts receiving a topic. */
   protected join(topic: string): Promise<void> {
     const channel = this.#prefix + topic;
     const waiting = this.#waitFor(channel);
@@ -349,10 +351,12 @@ export class RedisBus extends BusBase {
     return waiting;
   }
 
+  /** Resolves once the server has confirmed the subscription. */
   protected override joined(topic: string): Promise<void> {
     return this.#waitFor(this.#prefix + topic);
   }
 
+  /** Stops receiving a topic. */
   protected leave(topic: string): Promise<void> {
     const client = this.#sub.client;
     if (client && !client.isClosed) {
@@ -361,6 +365,7 @@ export class RedisBus extends BusBase {
     return Promise.resolve();
   }
 
+  /** Releases both connections. */
   protected async shutdown(): Promise<void> {
     for (const waiters of this.#waiters.values()) {
       for (const resolve of waiters) resolve();
