@@ -193,7 +193,9 @@ export class WebSocketProtocol implements ProtocolMachine {
   #opcode = 0;
   #compressed = false;
   #parts: Uint8Array[] = [];
-  #text = "";
+  // The decoded pieces of a text message, joined once it ends: one flat
+  // string rather than a chain of concatenations.
+  #text: string[] = [];
   #size = 0;
   // Text that arrives in pieces (fragments, or a frame taken as it
   // arrives) is decoded piece by piece. Short ASCII pieces need no decoder;
@@ -641,7 +643,7 @@ export class WebSocketProtocol implements ProtocolMachine {
   #fail(error: ProtocolError): void {
     this.#error = error;
     this.#parts = [];
-    this.#text = "";
+    this.#text = [];
     this.#inText = false;
     this.#decoding = undefined;
     if (this.#closeSent || this.#autoCloseEcho) {
@@ -759,9 +761,8 @@ export class WebSocketProtocol implements ProtocolMachine {
     this.#inText = !fin;
     let decoder = this.#decoding;
     if (decoder === undefined && isShortAscii(payload)) {
-      this.#text += String.fromCharCode.apply(
-        null,
-        payload as unknown as number[],
+      this.#text.push(
+        String.fromCharCode.apply(null, payload as unknown as number[]),
       );
     } else {
       if (decoder === undefined) {
@@ -774,14 +775,18 @@ export class WebSocketProtocol implements ProtocolMachine {
           });
       }
       try {
-        this.#text += decoder.decode(payload, { stream: !fin });
+        this.#text.push(decoder.decode(payload, { stream: !fin }));
       } catch (error) {
         throw invalidUtf8(error);
       }
     }
     if (fin) {
-      this.#events.push({ type: "message", data: this.#text });
-      this.#text = "";
+      const text = this.#text;
+      this.#text = [];
+      this.#events.push({
+        type: "message",
+        data: text.length === 1 ? text[0] : text.join(""),
+      });
       this.#decoding = undefined;
     }
   }

@@ -245,7 +245,7 @@ function unmask(
  */
 export class WireReader {
   #buffer: Uint8Array = new Uint8Array(0);
-  #partial: WireFrame | undefined;
+  #partialAt = -1; // where the payload of the frame under way starts
   #expectMasked: boolean | undefined;
   #reservedMask: number;
   /** Largest payload before a 1009. */
@@ -279,12 +279,22 @@ export class WireReader {
    * much of its payload (unmasked), or undefined.
    */
   get partial(): WireFrame | undefined {
-    return this.#partial;
+    const at = this.#partialAt;
+    const buf = this.#buffer;
+    if (at < 0 || buf.length <= at) return undefined;
+    const masked = (buf[1] & 0x80) !== 0;
+    return {
+      fin: (buf[0] & 0x80) !== 0,
+      rsv: (buf[0] >> 4) & 7,
+      opcode: buf[0] & 0x0f,
+      masked,
+      payload: unmask(buf, at, buf.length - at, masked),
+    };
   }
 
   /** The next complete frame, or undefined (see `fault`). */
   next(): WireFrame | undefined {
-    this.#partial = undefined;
+    this.#partialAt = -1;
     if (this.fault) return undefined;
     const buf = this.#buffer;
     if (buf.length < 2) return undefined;
@@ -332,18 +342,10 @@ export class WireReader {
       return undefined;
     }
     if (buf.length < headerSize + length) {
-      this.#partial = buf.length > headerSize
-        ? {
-          fin,
-          rsv,
-          opcode,
-          masked,
-          payload: unmask(buf, headerSize, buf.length - headerSize, masked),
-        }
-        : undefined;
+      // Made on demand (see partial): readers of large frames never ask.
+      this.#partialAt = headerSize;
       return undefined;
     }
-    this.#partial = undefined;
     const payload = buf.slice(headerSize, headerSize + length);
     if (masked) {
       const k = headerSize - 4;
