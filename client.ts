@@ -258,6 +258,8 @@ async function openTransport(
       proxy: true,
     });
   } catch (error) {
+    // A timeout or an abort is reported as such.
+    if (timer.aborted) throw error;
     throw new ProxyError(
       `Cannot reach proxy ${redact(proxy.href)}: ${
         error instanceof Error ? error.message : String(error)

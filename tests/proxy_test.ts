@@ -681,3 +681,13 @@ Deno.test({
     }
   },
 });
+
+Deno.test("dial() reports a timeout while reaching the proxy as a TimeoutError", async () => {
+  const error = await dialError("ws://server.test/", {
+    proxy: "http://proxy.test:3128",
+    handshakeTimeout: 20,
+    connect: () => new Promise(() => {}),
+  });
+  assert.ok(error.cause instanceof DOMException);
+  assert.equal(error.cause.name, "TimeoutError");
+});
