@@ -35,6 +35,12 @@ export interface BusMeta {
   origin: string;
   /** Its sequence number: 1, 2, 3, ... per topic and publisher. */
   seq: number;
+  /**
+   * Its position in the topic's history, where the bus keeps one (a Redis
+   * stream entry id with `RedisBus`'s `history`): what a subscriber that
+   * comes back asks for messages after.
+   */
+  id?: string;
 }
 
 /** Why a subscriber may have missed messages on a topic. */
@@ -326,8 +332,9 @@ export abstract class BusBase implements Bus {
    *
    * @param topic The topic it arrived on.
    * @param envelope The envelope.
+   * @param id Its position in the topic's history, if the bus keeps one.
    */
-  protected receive(topic: string, envelope: Uint8Array): void {
+  protected receive(topic: string, envelope: Uint8Array, id?: string): void {
     const seen = this.#seen.get(topic);
     if (seen === undefined) return; // left meanwhile
     const message = decodeEnvelope(envelope);
@@ -355,10 +362,9 @@ export abstract class BusBase implements Bus {
       });
     }
     this.#stats.delivered++;
-    this.onMessage?.(topic, message.payload, {
-      origin: message.origin,
-      seq: message.seq,
-    });
+    const meta: BusMeta = { origin: message.origin, seq: message.seq };
+    if (id !== undefined) meta.id = id;
+    this.onMessage?.(topic, message.payload, meta);
   }
 
   /**

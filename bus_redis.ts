@@ -9,7 +9,10 @@
  * publishes, pipelined. A lost connection is opened again after an
  * exponential backoff with full jitter; the subscriptions are renewed and
  * every topic reports a gap (`onGap` with reason `"reconnect"`), since
- * pub/sub keeps nothing for absent subscribers.
+ * pub/sub keeps nothing for absent subscribers. With the `history` option,
+ * the last messages of each topic are also kept in a Redis stream, and
+ * {@linkcode RedisBus.history} gives a subscriber that comes back what it
+ * missed, or tells it that it cannot.
  *
  * @example Two processes sharing one room
  * ```ts ignore
@@ -25,8 +28,8 @@
  * @module
  */
 
-import { BusBase, type BusOptions } from "./bus.ts";
-import { RespClient } from "./_resp.ts";
+import { BusBase, type BusOptions, decodeEnvelope } from "./bus.ts";
+import { RespClient, RespError, type RespValue } from "./_resp.ts";
 
 export type { Bus, BusGap, BusMeta, BusStats } from "./bus.ts";
 
@@ -89,8 +92,72 @@ export interface RedisBusOptions extends BusOptions {
    * @default {Math.random}
    */
   random?: () => number;
+  /**
+   * Keeps about this many recent messages per topic in a Redis stream
+   * (`XADD ... MAXLEN ~ N`, in one script with the publish), so that a
+   * subscriber that comes back can fetch what it missed with
+   * {@linkcode RedisBus.history}; each message's `meta.id` is its place in
+   * the stream. 0 keeps none. Every node publishing on a topic must use the
+   * same setting.
+   * @default {0}
+   */
+  history?: number;
   /** Called with connection failures and error replies. */
   onError?: (error: unknown) => void;
+}
+
+/** What {@linkcode RedisBus.history} found. */
+export interface HistoryResult {
+  /**
+   * Whether these are all the messages after the given id: false when some
+   * were trimmed from the window already, or past `limit`.
+   */
+  complete: boolean;
+  /** The messages after the id, oldest first, with their ids. */
+  messages: HistoryMessage[];
+}
+
+/** One message from a topic's history. */
+export interface HistoryMessage {
+  /** Its stream entry id. */
+  id: string;
+  /** The node that published it. */
+  origin: string;
+  /** Its publisher's sequence number. */
+  seq: number;
+  /** The message. */
+  payload: Uint8Array | string;
+}
+
+// XADD and PUBLISH in one step, so that the published message carries its
+// stream id: "<id> <envelope>".
+const HISTORY_SCRIPT = (publish: string) =>
+  `local id = redis.call('XADD', KEYS[1], 'MAXLEN', '~', ARGV[1], '*', 'e', ARGV[2]) ` +
+  `redis.call('${publish}', ARGV[3], id .. ' ' .. ARGV[2]) return id`;
+
+/** Orders two stream ids ("ms-seq"). */
+function compareIds(a: string, b: string): number {
+  const [am, as = "0"] = a.split("-");
+  const [bm, bs = "0"] = b.split("-");
+  const d = BigInt(am) - BigInt(bm) || BigInt(as) - BigInt(bs);
+  return d < 0n ? -1 : d > 0n ? 1 : 0;
+}
+
+/** A field of a reply that is a map (RESP3) or a flat list (RESP2). */
+function field(reply: RespValue, name: string): string | undefined {
+  let value: RespValue | undefined;
+  if (reply instanceof Map) value = reply.get(name);
+  else if (Array.isArray(reply)) {
+    for (let i = 0; i + 1 < reply.length; i += 2) {
+      const key = reply[i];
+      const text = key instanceof Uint8Array ? decoder.decode(key) : key;
+      if (text === name) value = reply[i + 1];
+    }
+  }
+  // An entry ([id, fields]) stands for its id.
+  if (Array.isArray(value)) value = value[0];
+  if (value instanceof Uint8Array) return decoder.decode(value);
+  return typeof value === "string" ? value : undefined;
 }
 
 /**
@@ -191,7 +258,9 @@ export class RedisBus extends BusBase {
   #pub: Link;
   #confirmed = new Set<string>(); // channels the server confirmed
   #waiters = new Map<string, (() => void)[]>();
-  #held: [string, Uint8Array][] = [];
+  #held: [string, Uint8Array][] = []; // topic, envelope
+  #history: number;
+  #script: string;
   #heldBytes = 0;
   #maxQueuedBytes: number;
   #dropped = 0;
@@ -218,6 +287,11 @@ export class RedisBus extends BusBase {
         publish: "PUBLISH",
       };
     this.#maxQueuedBytes = options.maxQueuedBytes ?? 8 * 1024 * 1024;
+    this.#history = options.history ?? 0;
+    if (!Number.isSafeInteger(this.#history) || this.#history < 0) {
+      throw new RangeError("Cannot create bus: history is not a count");
+    }
+    this.#script = HISTORY_SCRIPT(this.#commands.publish);
     this.#onError = options.onError ?? (() => {});
     const random = options.random ?? Math.random;
     const base = options.reconnectDelay ?? 50;
@@ -288,9 +362,7 @@ export class RedisBus extends BusBase {
     this.#held = [];
     this.#heldBytes = 0;
     if (!this.#pub.client) return;
-    for (const [channel, envelope] of held) {
-      client.send([this.#commands.publish, channel, envelope]);
-    }
+    for (const [topic, envelope] of held) this.#send(client, topic, envelope);
     if (this.#pub.ups > 1) this.#reconnects++;
   }
 
@@ -303,7 +375,13 @@ export class RedisBus extends BusBase {
     if (name === "message" || name === "smessage") {
       if (!(payload instanceof Uint8Array)) return;
       const topic = decoder.decode(channel).slice(this.#prefix.length);
-      this.receive(topic, payload);
+      // With history, "<stream id> <envelope>"; an envelope starts with 1.
+      if (payload[0] >= 0x30 && payload[0] <= 0x39) {
+        const space = payload.indexOf(0x20);
+        if (space < 0) return;
+        const id = decoder.decode(payload.subarray(0, space));
+        this.receive(topic, payload.subarray(space + 1), id);
+      } else this.receive(topic, payload);
     } else if (name === "subscribe" || name === "ssubscribe") {
       const key = decoder.decode(channel);
       this.#confirmed.add(key);
@@ -331,13 +409,90 @@ export class RedisBus extends BusBase {
     const size = envelope.length + channel.length + 32;
     if (client && !client.isClosed) {
       if (client.bufferedAmount + size > this.#maxQueuedBytes) this.#dropped++;
-      else client.send([this.#commands.publish, channel, envelope]);
+      else this.#send(client, topic, envelope);
     } else if (this.#heldBytes + size > this.#maxQueuedBytes) {
       this.#dropped++;
     } else {
-      this.#held.push([channel, envelope]);
+      this.#held.push([topic, envelope]);
       this.#heldBytes += size;
     }
+  }
+
+  #send(client: RespClient, topic: string, envelope: Uint8Array): void {
+    const channel = this.#prefix + topic;
+    if (this.#history === 0) {
+      client.send([this.#commands.publish, channel, envelope]);
+    } else {
+      client.send([
+        "EVAL",
+        this.#script,
+        1,
+        `${channel}:history`,
+        this.#history,
+        envelope,
+        channel,
+      ]);
+    }
+  }
+
+  /**
+   * The messages published on a topic after a given one, from the topic's
+   * history (see the `history` option): for a subscriber that comes back
+   * with the `meta.id` of the last message it had. `complete` says whether
+   * nothing between is missing.
+   *
+   * @param topic The topic.
+   * @param after The id of the last message the subscriber had.
+   * @param limit The most messages to return.
+   * @returns The messages after it, and whether that is all of them.
+   *
+   * @example Catching up after a reconnect
+   * ```ts ignore
+   * const { complete, messages } = await bus.history("room", lastId);
+   * if (!complete) console.warn("some messages are gone for good");
+   * for (const message of messages) console.log(message.payload);
+   * ```
+   */
+  async history(
+    topic: string,
+    after: string,
+    limit = 10_000,
+  ): Promise<HistoryResult> {
+    if (this.#history === 0) {
+      throw new TypeError("Cannot read history: the bus keeps none");
+    }
+    if (!/^\d+-\d+$/.test(after)) {
+      throw new TypeError(`Cannot read history: invalid id ${after}`);
+    }
+    const client = this.#pub.client;
+    if (!client || client.isClosed) {
+      throw new Error("Cannot read history: not connected to Redis");
+    }
+    const key = `${this.#prefix}${topic}:history`;
+    // The range first: anything trimmed meanwhile shows in the info after.
+    const [range, info] = await Promise.all([
+      client.command(["XRANGE", key, `(${after}`, "+", "COUNT", limit + 1]),
+      client.command(["XINFO", "STREAM", key]),
+    ]);
+    if (range instanceof RespError) throw range;
+    const messages: HistoryMessage[] = [];
+    for (const entry of range as RespValue[]) {
+      const [id, fields] = entry as [Uint8Array, RespValue[]];
+      const envelope = decodeEnvelope(fields[1] as Uint8Array);
+      if (envelope) messages.push({ id: decoder.decode(id), ...envelope });
+    }
+    let complete = messages.length <= limit;
+    if (messages.length > limit) messages.length = limit;
+    if (info instanceof RespError) {
+      // No stream: nothing was kept, so nothing can be vouched for.
+      return { complete: false, messages };
+    }
+    // The stream is trimmed from its head: while the given message is still
+    // in it, nothing after it is gone. (Once it is not, something after it
+    // may be: said to be incomplete, as it cannot be known.)
+    const first = field(info, "first-entry");
+    if (first === undefined || compareIds(first, after) > 0) complete = false;
+    return { complete, messages };
   }
 
   /** Starts receiving a topic. */

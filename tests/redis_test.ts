@@ -350,3 +350,57 @@ Deno.test("examples/chat_rooms.ts: two processes share rooms through Redis", asy
     await two.stop();
   }
 });
+
+Deno.test("RedisBus history returns what a subscriber missed, or says it cannot", async () => {
+  await using server = await RedisServer.start();
+  for (const protocol of [3, 2] as const) {
+    const topic = `h${protocol}`;
+    const a = await bus(server.port, { nodeId: "a", history: 100, protocol });
+    const b = await bus(server.port, { nodeId: "b", history: 100, protocol });
+    const ids: string[] = [];
+    let tenth = Promise.withResolvers<void>();
+    b.onMessage = (_topic, payload, meta) => {
+      assert.equal(payload, `m${meta.seq}`);
+      ids.push(meta.id!);
+      if (ids.length === 10) tenth.resolve();
+    };
+    try {
+      await b.subscribe(topic);
+      for (let i = 1; i <= 10; i++) a.publish(topic, `m${i}`);
+      await within(tenth.promise, 5000, "ten messages");
+      // Came back after the third: gets the fourth to the tenth.
+      const back = await b.history(topic, ids[2]);
+      assert.equal(back.complete, true);
+      assert.deepEqual(
+        back.messages.map((m) => [m.id, m.payload, m.origin, m.seq]),
+        ids.slice(3).map((id, i) => [id, `m${i + 4}`, "a", i + 4]),
+      );
+      const limited = await b.history(topic, ids[2], 3);
+      assert.equal(limited.complete, false);
+      assert.equal(limited.messages.length, 3);
+      assert.deepEqual(await b.history(topic, ids[9]), {
+        complete: true,
+        messages: [],
+      });
+      // Far more than the window: the stream is trimmed past the third.
+      tenth = Promise.withResolvers<void>();
+      b.onMessage = (_topic, _payload, meta) => {
+        if (meta.seq === 1010) tenth.resolve();
+      };
+      for (let i = 11; i <= 1010; i++) a.publish(topic, `m${i}`);
+      await within(tenth.promise, 5000, "a thousand messages");
+      const late = await b.history(topic, ids[2]);
+      assert.equal(late.complete, false);
+      assert.ok(late.messages.length >= 100 && late.messages.length < 1000);
+      assert.equal(late.messages.at(-1)!.seq, 1010);
+      await assert.rejects(b.history(topic, "nonsense"), TypeError);
+      assert.deepEqual(await b.history("never-used", "0-0"), {
+        complete: false,
+        messages: [],
+      });
+    } finally {
+      await a.close();
+      await b.close();
+    }
+  }
+});
