@@ -260,14 +260,17 @@ export class RespClient {
         if (options.password !== undefined) {
           args.push("AUTH", options.username ?? "default", options.password);
         }
-        const aborted = new Promise<never>((_, reject) => {
-          options.signal?.addEventListener(
-            "abort",
-            () => reject(options.signal!.reason),
-            { once: true },
-          );
-        });
-        const reply = await Promise.race([client.command(args), aborted]);
+        // An abort closes the connection, which fails the command.
+        const signal = options.signal;
+        const abort = () => client.close();
+        signal?.throwIfAborted();
+        signal?.addEventListener("abort", abort, { once: true });
+        let reply: RespValue;
+        try {
+          reply = await client.command(args);
+        } finally {
+          signal?.removeEventListener("abort", abort);
+        }
         if (reply instanceof RespError) throw reply;
         client.#resp3 = protocol === 3;
       }
