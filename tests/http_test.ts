@@ -1054,3 +1054,23 @@ Deno.test("serve() sends large known bodies whole and refuses Response.error() w
   assert.equal(responses[1].status, 500);
   assert.equal(server.errors.length, 1);
 });
+
+Deno.test("serve() refuses a bad or oversized head later on a connection", async () => {
+  await using server = start(() => new Response("ok"), { maxHeadSize: 1024 });
+  const ok = "GET / HTTP/1.1\r\nHost: x\r\n\r\n";
+  const cases: [string, number][] = [
+    [ok + "GET / HTTP/1.1\r\nHost: x\r\nX: a\r\n folded\r\n\r\n", 400],
+    [ok + "GET / HTTP/1.1\r\nHost: x\nX: y\r\n\r\n", 400],
+    [ok + "GET / HTTP/1.1\r\nBad Name: x\r\n\r\n", 400],
+    [
+      ok + "GET / HTTP/1.1\r\nHost: x\r\nX: " + "a".repeat(2000) + "\r\n\r\n",
+      431,
+    ],
+    [ok + "GET / HTTP/1.1\r\nHost: x\r\nX: " + "a".repeat(2000), 431],
+  ];
+  for (const [request, status] of cases) {
+    const responses = parseResponses(await exchange(server.port, request));
+    assert.deepEqual(responses.map((r) => r.status), [200, status]);
+    assert.equal(responses[1].headers.get("connection"), "close");
+  }
+});
