@@ -20,15 +20,17 @@
 //   deno task bench:native [--quick] [--only <id>[,<id>...]] [--list]
 //                          [--repeats <n>] [--warmup <ms>] [--duration <ms>]
 //                          [--idle-conns <n>] [--no-pin] [--json <file>]
+//                          [--report <file>]
 //
 // --quick       one repeat, short windows, 1,000 idle connections (~1 min)
 // --only        run only these scenarios (see --list)
 // --repeats     repeats per scenario (default 3)
 // --warmup      milliseconds of load before each measured window (500)
 // --duration    milliseconds measured per run (1500)
-// --idle-conns  connections held by the idle scenarios (5,000)
+// --idle-conns  connections held by the idle scenarios (2,000)
 // --no-pin      do not pin processes to cores
 // --json        also write every run's figures to a file
+// --report      print the tables of a file --json wrote, without running
 //
 // Needs Go and gorilla/websocket; on Debian or Ubuntu:
 // `apt-get install golang-go golang-github-gorilla-websocket-dev`.
@@ -49,6 +51,11 @@ interface Scenario {
   client?: Partial<NativeClientConfig>;
   /** Sides to run; the rest show "—". */
   sides: Side[];
+  /**
+   * The measured window as a multiple of --duration: clients count whole
+   * messages, and a window should hold many of them.
+   */
+  windowScale?: number;
 }
 
 const SERVER_SIDES: Side[] = ["await", "nowait", "builtin"];
@@ -122,6 +129,7 @@ const SCENARIOS: Scenario[] = [
       "-binary",
     ],
     sides: SERVER_SIDES,
+    windowScale: 2,
   },
   {
     id: "handshake",
@@ -188,6 +196,7 @@ const SCENARIOS: Scenario[] = [
     role: "client",
     client: { mode: "echo", conns: 1, window: 2, size: 16 * MIB, binary: true },
     sides: CLIENT_SIDES,
+    windowScale: 2,
   },
   {
     id: "clienthandshake",
@@ -220,7 +229,7 @@ const quick = Deno.args.includes("--quick");
 const repeats = Number(option("--repeats") ?? (quick ? 1 : 3));
 const WARMUP = Number(option("--warmup") ?? (quick ? 200 : 500));
 const DURATION = Number(option("--duration") ?? (quick ? 700 : 1500));
-const IDLE_CONNS = Number(option("--idle-conns") ?? (quick ? 1000 : 5000));
+const IDLE_CONNS = Number(option("--idle-conns") ?? (quick ? 1000 : 2000));
 const IDLE_HOLD = quick ? 300 : 1000;
 const pin = !Deno.args.includes("--no-pin");
 const jsonPath = option("--json");
@@ -388,6 +397,7 @@ async function runOnce(
   generator: string,
 ): Promise<RunResult> {
   const limitMs = 120_000;
+  const duration = DURATION * (scenario.windowScale ?? 1);
   if (scenario.role === "server") {
     const server = side === "builtin"
       ? await startServer(deno, ["run", "-A", script("servers/builtin.ts")])
@@ -407,7 +417,7 @@ async function runOnce(
         "-warmup",
         `${WARMUP}ms`,
         "-duration",
-        `${DURATION}ms`,
+        `${duration}ms`,
       ];
       if (scenario.id === "idle") {
         flags.push("-conns", String(IDLE_CONNS), "-hold", `${IDLE_HOLD}ms`);
@@ -428,7 +438,7 @@ async function runOnce(
       size: 16,
       binary: false,
       warmup: WARMUP,
-      duration: DURATION,
+      duration,
       concurrency: 16,
       hold: IDLE_HOLD,
       ...scenario.client,
@@ -469,62 +479,102 @@ function median(values: number[]): number {
     : (sorted[mid - 1] + sorted[mid]) / 2;
 }
 
-const commit = (await git(["rev-parse", "--short", "HEAD"])).trim();
-// Library sources changed but not committed are measured too: say which.
-const dirty = (await git(["status", "--porcelain", "--", "*.ts"]))
-  .split("\n")
-  .map((line) => line.slice(3))
-  .filter((path) => path && !path.startsWith("bench/") && !path.includes("/"));
+/** A whole run of the benchmark, as --json writes it and --report reads it. */
+interface Session {
+  date: string;
+  commit: string;
+  /** Library sources with uncommitted changes, measured as they were. */
+  dirty: string[];
+  repeats: number;
+  warmup: number;
+  duration: number;
+  idleConns: number;
+  pinned: boolean;
+  /** Seconds the runs took. */
+  elapsed: number;
+  runs: Run[];
+}
 
-const tmp = await Deno.makeTempDir({ prefix: "ws-native-bench-" });
-const runs: Run[] = [];
-const started = performance.now();
-try {
-  const generator = await buildGenerator(tmp);
-  const total = selected.reduce((n, s) => n + s.sides.length, 0) * repeats;
-  console.error(
-    `Running ${total} runs: ${selected.length} scenarios, ${repeats} repeat(s)` +
-      ` (warmup ${WARMUP} ms, window ${DURATION} ms, idle connections` +
-      ` ${IDLE_CONNS}; ${
-        canPin
-          ? `server on core ${SERVER_CORE}, generator on core ${DRIVER_CORE}`
-          : "not pinned"
-      }; commit ${commit}${
-        dirty.length > 0 ? ` + uncommitted ${dirty.join(", ")}` : ""
-      })`,
-  );
-  for (const scenario of selected) {
-    for (let repeat = 1; repeat <= repeats; repeat++) {
-      for (const side of scenario.sides) {
-        const tag = `[${scenario.id} ${repeat}/${repeats}] ${side.padEnd(9)}`;
-        let result: RunResult;
-        try {
-          result = await runOnce(scenario, side, generator);
-        } catch (error) {
+async function measure(): Promise<Session> {
+  const commit = (await git(["rev-parse", "--short", "HEAD"])).trim();
+  // Library sources changed but not committed are measured too: say which.
+  const dirty = (await git(["status", "--porcelain", "--", "*.ts"]))
+    .split("\n")
+    .map((line) => line.slice(3))
+    .filter((path) =>
+      path && !path.startsWith("bench/") && !path.includes("/")
+    );
+  const tmp = await Deno.makeTempDir({ prefix: "ws-native-bench-" });
+  const runs: Run[] = [];
+  const started = performance.now();
+  try {
+    const generator = await buildGenerator(tmp);
+    const total = selected.reduce((n, s) => n + s.sides.length, 0) * repeats;
+    console.error(
+      `Running ${total} runs: ${selected.length} scenarios, ${repeats}` +
+        ` repeat(s) (warmup ${WARMUP} ms, window ${DURATION} ms, idle` +
+        ` connections ${IDLE_CONNS}; ${
+          canPin
+            ? `server on core ${SERVER_CORE}, generator on core ${DRIVER_CORE}`
+            : "not pinned"
+        }; commit ${commit}${
+          dirty.length > 0 ? ` + uncommitted ${dirty.join(", ")}` : ""
+        })`,
+    );
+    for (const scenario of selected) {
+      for (let repeat = 1; repeat <= repeats; repeat++) {
+        for (const side of scenario.sides) {
+          const tag = `[${scenario.id} ${repeat}/${repeats}] ${side.padEnd(9)}`;
+          let result: RunResult;
+          try {
+            result = await runOnce(scenario, side, generator);
+          } catch (error) {
+            console.error(
+              `${tag} failed: ${
+                error instanceof Error ? error.message : error
+              }`,
+            );
+            continue;
+          }
+          runs.push({ scenario: scenario.id, side, repeat, result });
+          const figures = Object.entries(result.metrics)
+            .map(([metric, value]) => `${fmt(value)} ${metric}`).join(", ");
+          const { driver, server, other } = result.cpu;
+          const [d, s] = scenario.role === "server"
+            ? ["generator", "server"]
+            : ["client", "peer"];
           console.error(
-            `${tag} failed: ${error instanceof Error ? error.message : error}`,
+            `${tag} ${figures} (cpu: ${d} ${pct(driver)}, ${s}` +
+              ` ${pct(server)}, other ${pct(other)})${
+                result.note ? `; ${result.note}` : ""
+              }`,
           );
-          continue;
         }
-        runs.push({ scenario: scenario.id, side, repeat, result });
-        const figures = Object.entries(result.metrics)
-          .map(([metric, value]) => `${fmt(value)} ${metric}`).join(", ");
-        const { driver, server, other } = result.cpu;
-        console.error(
-          `${tag} ${figures} (cpu: ${
-            scenario.role === "server" ? "generator" : "client"
-          } ${pct(driver)}, ${scenario.role === "server" ? "server" : "peer"}` +
-            ` ${pct(server)}, other ${pct(other)})${
-              result.note ? `; ${result.note}` : ""
-            }`,
-        );
       }
     }
+  } finally {
+    await Deno.remove(tmp, { recursive: true });
   }
-} finally {
-  await Deno.remove(tmp, { recursive: true });
+  return {
+    date: new Date().toISOString(),
+    commit,
+    dirty,
+    repeats,
+    warmup: WARMUP,
+    duration: DURATION,
+    idleConns: IDLE_CONNS,
+    pinned: canPin,
+    elapsed: (performance.now() - started) / 1000,
+    runs,
+  };
 }
-const elapsed = (performance.now() - started) / 1000;
+
+const reportPath = option("--report");
+const session: Session = reportPath
+  ? JSON.parse(await Deno.readTextFile(reportPath))
+  : await measure();
+const runs = session.runs;
+const shown = selected.filter((s) => runs.some((r) => r.scenario === s.id));
 
 // ---- Report ----------------------------------------------------------
 
@@ -587,12 +637,16 @@ function saturation(scenario: Scenario, side: Side): string {
     : ["client", "peer"];
   const driver = cpu.driver >= SATURATED;
   const server = cpu.server >= SATURATED;
+  // Neither at its limit while other processes held half a core or more:
+  // the machine's load, not either process, set the pace.
   const label = driver && server
     ? "both"
     : driver
     ? driverName
     : server
     ? serverName
+    : cpu.other >= 0.5
+    ? "machine busy"
     : "neither";
   const [d, s] = scenario.role === "server" ? ["G", "S"] : ["C", "P"];
   return `${label} (${d} ${pct(cpu.driver)}, ${s} ${pct(cpu.server)}, o ${
@@ -628,7 +682,7 @@ function table(role: "server" | "client"): string[] {
       ourSides.map(() => "---:").join(" | ")
     } | --- |`,
   ];
-  for (const scenario of selected.filter((s) => s.role === role)) {
+  for (const scenario of shown.filter((s) => s.role === role)) {
     for (const metric of metricsOf(scenario)) {
       const figures = sides.map((side) => summary(scenario.id, side, metric));
       const builtin = figures[sides.indexOf(builtinSide)]?.median;
@@ -645,16 +699,91 @@ function table(role: "server" | "client"): string[] {
   return lines;
 }
 
-const lines: string[] = [];
-if (selected.some((s) => s.role === "server")) {
-  lines.push("Servers under load from bench/loadgen:", "", ...table("server"));
+const UNITS: Record<string, string> = {
+  "msg/s": "µs/msg",
+  "MB/s": "ms/MB",
+  "handshakes/s": "µs/handshake",
+  "deliveries/s": "µs/delivery",
+};
+
+// CPU time the side under test (the server, or the client) spent per unit
+// of work, run by run: a figure that contention from other processes on
+// the machine disturbs far less than the rates.
+function costs(scenario: Scenario, side: Side, metric: string): number[] {
+  return runs
+    .filter((r) => r.scenario === scenario.id && r.side === side)
+    .flatMap((r) => {
+      const rate = r.result.metrics[metric];
+      if (!(rate > 0)) return [];
+      const cpu = scenario.role === "server"
+        ? r.result.cpu.server
+        : r.result.cpu.driver;
+      return [cpu / rate * (metric === "MB/s" ? 1e3 : 1e6)];
+    });
 }
-if (selected.some((s) => s.role === "client")) {
+
+function costTable(role: "server" | "client"): string[] {
+  const sides = role === "server" ? SERVER_SIDES : CLIENT_SIDES;
+  const builtinSide: Side = role === "server" ? "builtin" : "websocket";
+  const ourSides = sides.filter((s) => s !== builtinSide);
+  const lines = [
+    `| scenario | unit | ${sides.map((s) => SIDE_NAMES[s]).join(" | ")} | ${
+      ourSides.map((s) => `ratio ${s}`).join(" | ")
+    } |`,
+    `| --- | --- | ${sides.map(() => "---:").join(" | ")} | ${
+      ourSides.map(() => "---:").join(" | ")
+    } |`,
+  ];
+  for (const scenario of shown.filter((s) => s.role === role)) {
+    const metric = metricsOf(scenario).find((m) => m in UNITS);
+    if (metric === undefined) continue;
+    const figures = sides.map((side) => {
+      const values = costs(scenario, side, metric);
+      return values.length === 0 ? undefined : {
+        median: median(values),
+        min: Math.min(...values),
+        max: Math.max(...values),
+        count: values.length,
+      };
+    });
+    const builtin = figures[sides.indexOf(builtinSide)]?.median;
+    const ratios = ourSides.map((side) => {
+      const ours = figures[sides.indexOf(side)]?.median;
+      return ours === undefined || builtin === undefined
+        ? "—"
+        : `${(builtin / ours).toFixed(2)}x`;
+    });
+    lines.push(
+      `| ${scenario.title} | ${UNITS[metric]} | ${
+        figures.map(cell).join(" | ")
+      } | ${ratios.join(" | ")} |`,
+    );
+  }
+  return lines;
+}
+
+const lines: string[] = [];
+if (shown.some((s) => s.role === "server")) {
+  lines.push(
+    "Servers under load from bench/loadgen:",
+    "",
+    ...table("server"),
+    "",
+    "Server CPU time per unit of work:",
+    "",
+    ...costTable("server"),
+  );
+}
+if (shown.some((s) => s.role === "client")) {
   lines.push(
     "",
     "Clients against the bench/loadgen echo server:",
     "",
     ...table("client"),
+    "",
+    "Client CPU time per unit of work:",
+    "",
+    ...costTable("client"),
   );
 }
 const notes = runs.filter((r) => r.result.note);
@@ -666,25 +795,24 @@ if (notes.length > 0) {
 }
 lines.push(
   "",
-  `${runs.length} runs in ${elapsed.toFixed(0)} s; ${repeats} repeat(s);` +
-    ` warmup ${WARMUP} ms, window ${DURATION} ms; ${IDLE_CONNS} idle` +
-    ` connections; ${
-      canPin ? "server and generator pinned to one core each" : "not pinned"
-    }; commit ${commit}${
-      dirty.length > 0 ? ` with uncommitted changes to ${dirty.join(", ")}` : ""
-    }. Ratios read better above 1: ours / built-in for rates, built-in / ours` +
-    " for latency and memory. Saturated: the process that used at least" +
-    ` ${pct(SATURATED)} of its core (G generator, S server, C client,` +
-    " P peer, o everything else on the machine).",
+  `${runs.length} runs in ${session.elapsed.toFixed(0)} s;` +
+    ` ${session.repeats} repeat(s); warmup ${session.warmup} ms, window` +
+    ` ${session.duration} ms; ${session.idleConns} idle connections; ${
+      session.pinned
+        ? "server and generator pinned to one core each"
+        : "not pinned"
+    }; commit ${session.commit}${
+      session.dirty.length > 0
+        ? ` with uncommitted changes to ${session.dirty.join(", ")}`
+        : ""
+    }. Ratios read better above 1: ours / built-in for rates, built-in /` +
+    " ours for latency, memory and CPU per unit. Saturated: the process that" +
+    ` used at least ${pct(SATURATED)} of its core (G generator, S server,` +
+    " C client, P peer, o everything else on the machine, in shares of one" +
+    ' core); "machine busy" when neither did while other processes held half' +
+    " a core or more.",
 );
 console.log(lines.join("\n"));
-if (jsonPath) {
-  await Deno.writeTextFile(
-    jsonPath,
-    JSON.stringify(
-      { date: new Date().toISOString(), commit, dirty, runs },
-      null,
-      2,
-    ),
-  );
+if (jsonPath && !reportPath) {
+  await Deno.writeTextFile(jsonPath, JSON.stringify(session, null, 2));
 }
