@@ -80,7 +80,13 @@ export async function tunnel(
       ),
       signal,
     );
-    const { head, rest } = await readHead(transport, 16 * 1024, signal);
+    const { head, rest } = await readHead(
+      transport,
+      16 * 1024,
+      signal,
+      undefined,
+      "response",
+    );
     const { ok, response } = parseConnectResponse(head);
     if (!ok) {
       throw new ProxyError(

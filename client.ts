@@ -463,6 +463,8 @@ export async function dial(
         transport,
         options.maxHeadSize ?? DEFAULT_MAX_HEAD_SIZE,
         timer,
+        undefined,
+        "response",
       );
       const response = parseResponseHead(head);
       const location = response.headers.get("location");
