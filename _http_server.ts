@@ -135,7 +135,7 @@ class Source {
   ended = false;
   #pending: Promise<void> | undefined;
   // The last read's buffer, reused for the next read once its bytes are
-  // consumed, unless views of it went out (a request body's chunks).
+  // consumed (whatever is kept of them is copied out).
   #buffer: Uint8Array | undefined;
 
   constructor(transport: Transport, initial: Uint8Array) {
@@ -145,11 +145,6 @@ class Source {
 
   get reading(): boolean {
     return this.#pending !== undefined;
-  }
-
-  // The buffered bytes' buffer must not be reused: views of it are kept.
-  lend(): void {
-    this.#buffer = undefined;
   }
 
   // Reads once more (or joins the read in flight); never rejects: an error
@@ -262,7 +257,9 @@ class RequestBody {
     }
     try {
       const data = await this.#next();
-      for (const chunk of data) controller.enqueue(chunk);
+      // Copied out, so that the read buffer serves the next read: cheaper
+      // than a fresh buffer per read.
+      for (const chunk of data) controller.enqueue(chunk.slice());
       if (this.#decoder.done) controller.close();
     } catch (error) {
       this.failure ??= error;
@@ -283,7 +280,6 @@ class RequestBody {
     while (true) {
       if (source.buffered.length > 0) {
         const result = decoder.decode(source.buffered);
-        if (result.data.length > 0) source.lend();
         source.buffered = source.buffered.subarray(result.consumed);
         if (decoder.received > this.#maxSize) {
           throw new ProtocolError(
@@ -556,7 +552,7 @@ class HttpLoop {
           return {
             head: current.head,
             parsed: parseRequestHead(current.head),
-            rest: this.#source.buffered,
+            rest: this.#source.buffered.slice(),
           };
         }
         if (!(await this.#serveOne(current.parsed, count))) {
