@@ -28,7 +28,17 @@
  * @module
  */
 
-export { dial, type DialOptions } from "./client.ts";
+export {
+  type Connector,
+  type ConnectTarget,
+  dial,
+  type DialOptions,
+} from "./client.ts";
+export {
+  type ReconnectInfo,
+  reconnecting,
+  type ReconnectOptions,
+} from "./reconnect.ts";
 export {
   type Handler,
   isOriginAllowed,
