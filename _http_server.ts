@@ -778,22 +778,27 @@ class HttpLoop {
     let known = declared;
     let ended = false;
     if (stream === null) {
-      known ??= 0;
+      // No body is no bytes, whatever a content-length says (except for
+      // HEAD, where it announces the length a GET would have).
+      known = method === "HEAD" ? declared ?? 0 : 0;
       ended = true;
     } else if (declared === undefined) {
-      // Probe: a body that ends within a few microtasks of its first chunk
-      // (a string, bytes, JSON) has a known size.
+      // Probe: a body whose bytes are all there within a few microtasks (a
+      // string, bytes, JSON) has a known size. A stream that is still
+      // producing is sent chunked, its head at once.
       try {
         reader = stream.getReader();
-        const first = await reader.read();
-        if (first.done) {
+        const first = reader.read();
+        const quick = await Promise.race([first, shortly()]);
+        if (quick === SENTINEL) next = first;
+        else if (quick.done) {
           known = 0;
           ended = true;
         } else {
-          ready = toBytes(first.value);
+          ready = toBytes(quick.value);
           const second = reader.read();
-          const quick = await Promise.race([second, shortly()]);
-          if (quick !== SENTINEL && quick.done) {
+          const then = await Promise.race([second, shortly()]);
+          if (then !== SENTINEL && then.done) {
             known = ready.length;
             ended = true;
           } else next = second;
@@ -874,6 +879,15 @@ class HttpLoop {
     watch();
     let sent = 0;
     let pendingHead: Uint8Array | undefined = head;
+    if (ready === undefined) {
+      // Nothing to send yet: the head goes now (an event stream's client
+      // learns at once that it is connected).
+      if (!(await this.#write(head))) {
+        onGone();
+        return false;
+      }
+      pendingHead = undefined;
+    }
     try {
       while (true) {
         let chunk: Uint8Array;

@@ -44,7 +44,8 @@ Deno.test({
     "serve() serves a browser page, its assets over kept-alive connections, and a WebSocket",
   ignore: CHROMIUM === undefined,
   async fn() {
-    const assetPorts = new Set<number>();
+    // Requests per connection (its client port).
+    const perConnection = new Map<number, number>();
     let requests = 0;
     const wsDone = Promise.withResolvers<void>();
     const server = serve({
@@ -53,6 +54,8 @@ Deno.test({
       onListen() {},
       fallback: async (request, info) => {
         requests++;
+        const port = (info.remoteAddr as Deno.NetAddr).port;
+        perConnection.set(port, (perConnection.get(port) ?? 0) + 1);
         const path = new URL(request.url).pathname;
         if (path === "/") {
           return new Response(PAGE, {
@@ -60,7 +63,6 @@ Deno.test({
           });
         }
         if (path.startsWith("/asset/")) {
-          assetPorts.add((info.remoteAddr as Deno.NetAddr).port);
           return new Response(`asset ${path.slice(7)}`, {
             headers: { "cache-control": "no-store" },
           });
@@ -107,9 +109,11 @@ Deno.test({
       );
       assert.equal(value.posted, 100000);
       assert.equal(value.echoed, "over the same port");
-      // Twenty requests in a row: one kept-alive connection carried them.
-      assert.equal(assetPorts.size, 1);
+      // Twenty-odd requests in a row over a few kept-alive connections
+      // (Chromium may pick any idle one), one of them carrying most.
       assert.ok(requests >= ASSETS + 2);
+      assert.ok(perConnection.size <= 3, `${perConnection.size} connections`);
+      assert.ok(Math.max(...perConnection.values()) >= ASSETS / 2);
       await withTimeout(wsDone.promise, 10_000, "WebSocket handler");
       await withTimeout(cdp.close(), 10_000, "CDP close");
     } finally {

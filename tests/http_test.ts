@@ -1074,3 +1074,47 @@ Deno.test("serve() refuses a bad or oversized head later on a connection", async
     assert.equal(responses[1].headers.get("connection"), "close");
   }
 });
+
+Deno.test("serve() sends the head of a stream at once, before its first chunk", async () => {
+  const release = Promise.withResolvers<void>();
+  await using server = start((request) => {
+    if (new URL(request.url).pathname === "/null") {
+      // A content-length without a body: no bytes are promised.
+      return new Response(null, { headers: { "content-length": "5" } });
+    }
+    return new Response(
+      new ReadableStream({
+        async pull(controller) {
+          await release.promise;
+          controller.enqueue(encoder.encode("data: late\n\n"));
+          controller.close();
+        },
+      }),
+      { headers: { "content-type": "text/event-stream" } },
+    );
+  });
+  using socket = await Deno.connect({
+    hostname: "127.0.0.1",
+    port: server.port,
+  });
+  await writeAll(
+    socket,
+    encoder.encode(
+      "GET /null HTTP/1.1\r\nHost: x\r\n\r\nGET /events HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n",
+    ),
+  );
+  let text = "";
+  const buffer = new Uint8Array(4096);
+  while (!text.includes("text/event-stream")) {
+    const n = await socket.read(buffer);
+    assert.notEqual(n, null);
+    text += decoder.decode(buffer.subarray(0, n!));
+  }
+  assert.ok(!text.includes("late"));
+  release.resolve();
+  text += decoder.decode(await readToEnd(socket));
+  const responses = parseResponses(encoder.encode(text));
+  assert.equal(responses[0].headers.get("content-length"), "0");
+  assert.equal(responses[1].body, "data: late\n\n");
+  assert.equal(responses[1].headers.get("transfer-encoding"), "chunked");
+});
