@@ -22,6 +22,7 @@
 import { ConnectionClosedError, ProtocolError } from "./errors.ts";
 import type { PerMessageExtension } from "./extension.ts";
 import {
+  applyMask,
   DEFAULT_MAX_FRAME_SIZE,
   encodeFrameHeader,
   fillMaskKey,
@@ -616,15 +617,12 @@ export class WebSocketProtocol implements ProtocolMachine {
       this.#maskKey(out, headerSize - 4);
       const key = out.subarray(headerSize - 4, headerSize);
       encodeFrameHeader(out, frame, length, key);
-      const k0 = key[0], k1 = key[1], k2 = key[2], k3 = key[3];
-      let i = 0, o = headerSize;
-      for (const end = length - 3; i < end; i += 4, o += 4) {
-        out[o] = payload[i] ^ k0;
-        out[o + 1] = payload[i + 1] ^ k1;
-        out[o + 2] = payload[i + 2] ^ k2;
-        out[o + 3] = payload[i + 3] ^ k3;
-      }
-      for (; i < length; i++, o++) out[o] = payload[i] ^ key[i & 3];
+      // A native copy, then the key XORed in place a 32-bit word at a
+      // time (source and target share their alignment): several times
+      // faster than masking byte by byte from the caller's buffer.
+      const body = out.subarray(headerSize);
+      body.set(payload);
+      applyMask(body, key, body);
       this.#outgoing.push(out);
     } else if (length >= ZERO_COPY_THRESHOLD) {
       const header = new Uint8Array(headerSize);
