@@ -540,7 +540,8 @@ const OWN = new Set([
  * @param framing How the body is sent; `length` with "none" keeps the
  *   length for HEAD and 304 without a body.
  * @param connection `"close"`, `"keep-alive"` (for HTTP/1.0) or undefined.
- * @returns The head's bytes.
+ * @param body Bytes to put right after the head, for one write.
+ * @returns The head's bytes (and the body's).
  */
 export function encodeResponseHead(
   status: number,
@@ -548,6 +549,7 @@ export function encodeResponseHead(
   headers: Headers,
   framing: ResponseFraming | { kind: "head"; length: number | undefined },
   connection: "close" | "keep-alive" | undefined,
+  body?: Uint8Array,
 ): Uint8Array<ArrayBuffer> {
   let text = `HTTP/1.1 ${status} ${
     statusText || STATUS_TEXT[status] || "Unknown"
@@ -568,17 +570,28 @@ export function encodeResponseHead(
   }
   if (connection !== undefined) text += `connection: ${connection}\r\n`;
   text += "\r\n";
-  return encodeLatin1(text);
+  return encodeLatin1(text, body);
 }
 
 const encoder = new TextEncoder();
 
-function encodeLatin1(text: string): Uint8Array<ArrayBuffer> {
-  const bytes = new Uint8Array(text.length);
+// The head's bytes, and `body` after them in the same buffer if given.
+function encodeLatin1(
+  text: string,
+  body?: Uint8Array,
+): Uint8Array<ArrayBuffer> {
+  const bytes = new Uint8Array(text.length + (body?.length ?? 0));
   // A character past ASCII takes two or more bytes in UTF-8, so the whole
   // text fits in `text.length` bytes only if it is all ASCII.
-  if (encoder.encodeInto(text, bytes).read === text.length) return bytes;
-  for (let i = 0; i < text.length; i++) bytes[i] = text.charCodeAt(i) & 0xff;
+  const ascii =
+    encoder.encodeInto(text, bytes.subarray(0, text.length)).read ===
+      text.length;
+  if (!ascii) {
+    for (let i = 0; i < text.length; i++) {
+      bytes[i] = text.charCodeAt(i) & 0xff;
+    }
+  }
+  if (body) bytes.set(body, text.length);
   return bytes;
 }
 

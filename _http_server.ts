@@ -500,6 +500,7 @@ class HttpLoop {
   #closed = false;
   #idle = new Expiry();
   #scratch: Uint8Array<ArrayBuffer> = EMPTY;
+  #info: PeerInfo | undefined;
   #waiting = false; // for the next request, with none of it received
   #onStop = () => {
     if (this.#waiting) this.#close();
@@ -676,7 +677,10 @@ class HttpLoop {
     for (let i = 0; i < list.length; i += 2) {
       headers.append(list[i], list[i + 1]);
     }
-    const info = peerInfo(this.#transport, parsed.headers, this.#trustProxy);
+    // Without trusted proxies the facts are the connection's: made once.
+    const info = this.#trustProxy === undefined
+      ? this.#info ??= peerInfo(this.#transport, parsed.headers, undefined)
+      : peerInfo(this.#transport, parsed.headers, this.#trustProxy);
 
     // A server that stops aborts the request's signal: a streaming
     // response is cancelled, and the connection closes after the response.
@@ -836,21 +840,21 @@ class HttpLoop {
       framing = { kind: "none" };
       closeAfter = true;
     } else framing = { kind: "chunked" };
+    // A small body known whole goes out with its head in one write; a
+    // large one is not copied for that.
+    const joined = ended && ready !== undefined && ready.length > 0 &&
+      ready.length <= COALESCE_LIMIT;
     const head = encodeResponseHead(
       status,
       response.statusText,
       response.headers,
       framing,
       closeAfter ? "close" : connection,
+      joined ? ready : undefined,
     );
     if (ended) {
-      if (ready === undefined || ready.length === 0) {
+      if (joined || ready === undefined || ready.length === 0) {
         return await this.#write(head);
-      }
-      // A small body goes out with its head in one write; a large one is
-      // not copied for that.
-      if (ready.length <= COALESCE_LIMIT) {
-        return await this.#write(concatBytes(head, ready));
       }
       return await this.#write(head) && await this.#write(ready);
     }
