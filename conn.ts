@@ -78,6 +78,16 @@ export interface ConnOptions {
    */
   readBufferSize?: number;
   /**
+   * The send buffer's high-water mark, in bytes. {@linkcode Conn.send}
+   * resolves as soon as its message is queued while
+   * {@linkcode Conn.bufferedAmount} is at most this; above it, it waits
+   * (backpressure) until the socket has taken enough for the buffer to be
+   * back at or under the mark. A sender that awaits each send holds at most
+   * this plus one message.
+   * @default {262144}
+   */
+  sendBufferSize?: number;
+  /**
    * How often, in milliseconds, to send a keepalive ping; 0 for never. With
    * `pingTimeout`, it detects a peer that vanished without closing TCP (or
    * that stalls in the middle of a frame). Protocols without pings (the
@@ -132,6 +142,7 @@ const DEFAULT_CLOSE_TIMEOUT = 10_000;
 const DEFAULT_PING_INTERVAL = 20_000;
 const DEFAULT_PING_TIMEOUT = 20_000;
 const DEFAULT_READ_BUFFER = 64 * 1024;
+const DEFAULT_SEND_BUFFER = 256 * 1024;
 // The read buffer's bounds (see #run).
 const MIN_READ_SIZE = 256;
 const MAX_READ_SIZE = 64 * 1024;
@@ -164,9 +175,15 @@ function deferred<T>(): Deferred<T> {
  * `for await`), as `string` for text and `Uint8Array` for binary. Keep
  * reading: while received messages wait unread, the connection stops reading
  * the socket (backpressure), so pings and close frames wait too. Send with
- * {@linkcode Conn.send} or {@linkcode Conn.writable}; each promise resolves
- * once its bytes are written to the socket, so a peer that stops reading
- * makes senders wait. Any protocol violation closes the connection with the
+ * {@linkcode Conn.send} or {@linkcode Conn.writable}: a send is buffered,
+ * its promise resolving as soon as the message is queued while the send
+ * buffer ({@linkcode Conn.bufferedAmount}) is under `sendBufferSize`, so a
+ * peer that stops reading makes senders wait only once that is full;
+ * {@linkcode Conn.flush} waits until everything queued is on the socket.
+ * Nothing accepted is dropped by `close()`: queued messages leave before
+ * the close frame. If the connection fails before they are written,
+ * {@linkcode Conn.closed} says so (`wasClean` false) and the next `send()`
+ * or `flush()` rejects. Any protocol violation closes the connection with the
  * RFC's close code, once the messages that came before it have been handed
  * to the application and its answers written; {@linkcode Conn.closed} then
  * says how it ended. `close()` runs the closing handshake under a timeout,
@@ -237,13 +254,19 @@ export class Conn implements AsyncDisposable, AsyncIterable<Message> {
   #reader: Deferred<void> | undefined; // a pull waiting for a message
   #wake: Deferred<void> | undefined; // the read loop waiting for room
   #readableEnded = false;
-  // Writes: chunks queued for the next socket write, and its promise.
+  // Writes: chunks queued for the next socket write, and its promise
+  // (defined exactly while the queue is not empty).
   #queue: Uint8Array[] = [];
   #queuedBytes = 0;
   #inflightBytes = 0;
   #batch: Deferred<void> | undefined;
   #inflight: Deferred<void> | undefined; // the batch being written
   #writing: Promise<void> | undefined;
+  #sendBufferSize: number;
+  // Senders waiting for the send buffer to fall back to its mark.
+  #room: Deferred<void> | undefined;
+  // Whether the connection ended with accepted bytes not written.
+  #lost = false;
   #pings: { data: Uint8Array; start: number; done: Deferred<number> }[] = [];
   #pingCounter = 0;
   #pingInterval: number;
@@ -278,6 +301,7 @@ export class Conn implements AsyncDisposable, AsyncIterable<Message> {
     this.readTimeout = init.readTimeout ?? 0;
     this.writeTimeout = init.writeTimeout ?? 0;
     this.#readBufferSize = init.readBufferSize ?? DEFAULT_READ_BUFFER;
+    this.#sendBufferSize = init.sendBufferSize ?? DEFAULT_SEND_BUFFER;
     this.#pingInterval = init.pingInterval ?? DEFAULT_PING_INTERVAL;
     this.#pingTimeout = init.pingTimeout ?? DEFAULT_PING_TIMEOUT;
     this.#idleTimeout = init.idleTimeout ?? 0;
@@ -334,7 +358,8 @@ export class Conn implements AsyncDisposable, AsyncIterable<Message> {
   }
 
   /**
-   * Bytes given to {@linkcode Conn.send} and not yet written to the socket.
+   * Bytes queued (messages given to {@linkcode Conn.send}, pings, the close
+   * frame) and not yet written to the socket.
    */
   get bufferedAmount(): number {
     return this.#queuedBytes + this.#inflightBytes;
@@ -342,19 +367,29 @@ export class Conn implements AsyncDisposable, AsyncIterable<Message> {
 
   /**
    * Sends a message: a string as text, a `Uint8Array` as binary, or a
-   * {@linkcode PreparedMessage} encoded once for many connections. Resolves
-   * once its bytes are written to the socket; do not modify the bytes
-   * before then. Rejects with {@linkcode ConnectionClosedError} once the
-   * connection is closing.
+   * {@linkcode PreparedMessage} encoded once for many connections. The
+   * message is queued at once, and the promise resolves at once (no socket
+   * write waited for) while {@linkcode Conn.bufferedAmount} is at most
+   * `sendBufferSize`; above it, once the socket has taken enough for the
+   * buffer to be back at or under the mark. Use {@linkcode Conn.flush} to
+   * wait until it is written. A binary message larger than 16 KiB may be
+   * written from the caller's buffer: do not modify it before then. Rejects
+   * with {@linkcode ConnectionClosedError} once the connection is closing,
+   * and a pending send rejects if the connection fails first. A message
+   * whose send resolved and that then fails to be written is reported by
+   * {@linkcode Conn.closed} (`wasClean` false) and by the next `send()` or
+   * `flush()`, which reject.
    *
    * @param data The message.
    * @param options Per-message options (compression).
-   * @returns A promise that resolves once the message is written.
+   * @returns A promise that resolves once the message is queued and the send
+   * buffer is under its mark.
    *
    * @example Sending text and binary
    * ```ts ignore
    * await conn.send("text");
    * await conn.send(new Uint8Array([1, 2, 3]));
+   * await conn.flush(); // both are on the socket
    * ```
    */
   send(
@@ -374,7 +409,41 @@ export class Conn implements AsyncDisposable, AsyncIterable<Message> {
     } catch (error) {
       return Promise.reject(error);
     }
-    return this.#flush();
+    this.#flush().catch(() => {});
+    if (this.#queuedBytes + this.#inflightBytes <= this.#sendBufferSize) {
+      return Promise.resolve();
+    }
+    return (this.#room ??= deferred<void>()).promise;
+  }
+
+  /**
+   * Resolves once everything queued so far (messages, pings, the close
+   * frame) is written to the socket. Rejects with
+   * {@linkcode ConnectionClosedError} if the connection ends before that;
+   * once it has ended, resolves only if nothing accepted was left unwritten.
+   *
+   * @returns A promise that resolves once the send buffer is written.
+   *
+   * @example Making sure a burst has left
+   * ```ts ignore
+   * for (const line of lines) conn.send(line);
+   * await conn.flush();
+   * ```
+   */
+  flush(): Promise<void> {
+    if (this.#done) {
+      if (!this.#lost) return Promise.resolve();
+      return Promise.reject(
+        new ConnectionClosedError(
+          this.#closeInfo(),
+          "Cannot flush: connection closed before the data was written",
+          { cause: this.#machine.error ?? this.#aborted },
+        ),
+      );
+    }
+    this.#flush().catch(() => {});
+    const last = this.#batch ?? this.#inflight;
+    return last ? last.promise : Promise.resolve();
   }
 
   /**
@@ -841,6 +910,11 @@ export class Conn implements AsyncDisposable, AsyncIterable<Message> {
       cause: this.#machine.error ?? this.#aborted,
     });
     for (const ping of this.#pings.splice(0)) ping.done.reject(error);
+    if (this.#queuedBytes + this.#inflightBytes > 0) this.#lost = true;
+    this.#inflightBytes = 0;
+    const room = this.#room;
+    this.#room = undefined;
+    room?.reject(error);
     const batch = this.#batch;
     this.#batch = undefined;
     this.#queue = [];
@@ -863,8 +937,9 @@ export class Conn implements AsyncDisposable, AsyncIterable<Message> {
 
   // ---- Writing -------------------------------------------------------
 
-  // Moves the machine's outgoing bytes to the write queue; resolves once
-  // they are on the socket. Bytes queued in one turn share one write.
+  // Moves the machine's outgoing bytes to the write queue now (so that
+  // bufferedAmount counts them); resolves once they are on the socket.
+  // Bytes queued in one turn share one write.
   #flush(): Promise<void> {
     if (this.#done) {
       return Promise.reject(
@@ -874,35 +949,54 @@ export class Conn implements AsyncDisposable, AsyncIterable<Message> {
         ),
       );
     }
-    if (this.#queue.length === 0 && !this.#machine.hasOutgoing) {
-      return this.#writing ?? Promise.resolve();
-    }
-    this.#batch ??= deferred<void>();
-    const promise = this.#batch.promise;
+    if (this.#machine.hasOutgoing) this.#takeOutgoing();
+    const batch = this.#batch;
+    if (batch === undefined) return this.#writing ?? Promise.resolve();
     if (!this.#writing) this.#writing = this.#writeLoop();
-    return promise;
+    return batch.promise;
   }
 
   #takeOutgoing(): void {
+    const queue = this.#queue;
     for (const chunk of this.#machine.takeOutgoing()) {
-      this.#queue.push(chunk);
+      queue.push(chunk);
       this.#queuedBytes += chunk.length;
+    }
+    if (queue.length > 0) this.#batch ??= deferred<void>();
+  }
+
+  // Wakes the senders waiting for room once the buffer is back at its mark.
+  #checkRoom(): void {
+    const room = this.#room;
+    if (
+      room !== undefined &&
+      this.#queuedBytes + this.#inflightBytes <= this.#sendBufferSize
+    ) {
+      this.#room = undefined;
+      room.resolve();
     }
   }
 
   async #writeLoop(): Promise<void> {
     // Let the rest of this turn queue its frames too, and while the
-    // application is taking messages from the inbox (answering a read that
-    // brought many), let it answer them all: one write instead of many. A
-    // bounded number of microtasks, never a timer.
+    // application keeps queuing (a loop of awaited sends, which resolve at
+    // once under the mark) or taking messages from the inbox (answering a
+    // read that brought many), let it go on: one write instead of many. A
+    // bounded number of microtasks, never a timer; past the mark senders
+    // wait for this write anyway.
     await Promise.resolve();
     let pending = this.#inbox.length - this.#inboxHead;
-    for (let spins = 0, still = 0; pending > 0 && spins < 1024 && still < 4;) {
+    let queued = this.#queuedBytes;
+    for (
+      let spins = 0, still = 0;
+      still < 4 && spins < 1024 && queued < this.#sendBufferSize;
+      spins++
+    ) {
       await Promise.resolve();
       const now = this.#inbox.length - this.#inboxHead;
-      still = now === pending ? still + 1 : 0;
+      still = now === pending && this.#queuedBytes === queued ? still + 1 : 0;
       pending = now;
-      spins++;
+      queued = this.#queuedBytes;
     }
     try {
       this.#takeOutgoing();
@@ -914,15 +1008,15 @@ export class Conn implements AsyncDisposable, AsyncIterable<Message> {
         this.#inflight = batch;
         this.#inflightBytes = this.#queuedBytes;
         this.#queuedBytes = 0;
-        for (const buffer of coalesce(chunks)) await this.#writeAll(buffer);
-        this.#inflightBytes = 0;
+        for (const buffer of coalesce(chunks)) {
+          await this.#writeAll(buffer);
+          if (this.#done) return;
+        }
         this.#inflight = undefined;
         batch.resolve();
         this.#takeOutgoing();
-        this.#batch ??= this.#queue.length > 0 ? deferred<void>() : undefined;
       }
     } catch (error) {
-      this.#inflightBytes = 0;
       if (!this.#done) {
         this.#aborted = error;
         this.#finish();
@@ -936,9 +1030,13 @@ export class Conn implements AsyncDisposable, AsyncIterable<Message> {
     let offset = 0;
     while (offset < buffer.length) {
       const write = this.#transport.write(buffer.subarray(offset));
-      offset += this.writeTimeout > 0
+      const n = this.writeTimeout > 0
         ? await withTimeout(write, this.writeTimeout, "Write")
         : await write;
+      if (this.#done) return;
+      offset += n;
+      this.#inflightBytes -= n;
+      if (this.#room !== undefined) this.#checkRoom();
     }
   }
 }

@@ -251,9 +251,9 @@ Deno.test("Conn.writable aborted closes the connection with 1001", async () => {
   });
 });
 
-Deno.test("send() resolves only once its bytes are written", async () => {
+Deno.test("send() over sendBufferSize resolves only once its bytes are written", async () => {
   // 64 bytes of pipe and a peer that does not read: the frame cannot leave.
-  const { conn, peer, frames } = withPeer("client", {}, 64);
+  const { conn, peer, frames } = withPeer("client", { sendBufferSize: 0 }, 64);
   const payload = randomBytes(1000, 2);
   const sent = conn.send(payload);
   assert.equal(await isPending(sent), true);
@@ -268,8 +268,163 @@ Deno.test("send() resolves only once its bytes are written", async () => {
   peer.close();
 });
 
-Deno.test("send() promises of one turn resolve together, in order", async () => {
+Deno.test("send() under sendBufferSize resolves once queued; flush() once written", async () => {
   const { conn, peer, frames } = withPeer("client", {}, 64);
+  const payload = randomBytes(1000, 2);
+  const sent = conn.send(payload);
+  // Queued at once: counted before any write, resolved without one.
+  assert.ok(conn.bufferedAmount >= 1000);
+  assert.equal(await isPending(sent), false);
+  const flushed = conn.flush();
+  assert.equal(await isPending(flushed), true);
+  const got = await frames.expect();
+  assert.deepEqual(got.payload, payload);
+  await flushed;
+  assert.equal(conn.bufferedAmount, 0);
+  // Nothing queued: resolves at once.
+  assert.equal(await isPending(conn.flush()), false);
+  conn.abort();
+  await conn.closed;
+  // Everything had been written before the abort.
+  await conn.flush();
+  peer.close();
+});
+
+Deno.test("many awaited sends share socket writes", async () => {
+  const [a, b] = memoryPair();
+  const conn = makeConn("client", a);
+  const peer = makeConn("server", b);
+  const n = 1000;
+  for (let i = 0; i < n; i++) await conn.send(`message ${i}`);
+  await conn.flush();
+  // One write per message would be n writes.
+  assert.ok(a.written.length <= n / 10, `${a.written.length} writes`);
+  const got = await readN(peer, n);
+  assert.deepEqual(got, Array.from({ length: n }, (_, i) => `message ${i}`));
+  await closeBoth(conn, peer);
+});
+
+Deno.test("an echo loop that awaits each send() shares socket writes", async () => {
+  const [a, b] = memoryPair();
+  const client = makeConn("client", a);
+  const server = makeConn("server", b);
+  const echoed = (async () => {
+    for await (const message of server) await server.send(message);
+  })();
+  const n = 500;
+  for (let i = 0; i < n; i++) client.send(`message ${i}`).catch(() => {});
+  const got = await readN(client, n);
+  assert.deepEqual(got, Array.from({ length: n }, (_, i) => `message ${i}`));
+  assert.ok(b.written.length <= n / 10, `${b.written.length} writes`);
+  await closeBoth(client, server);
+  await echoed;
+});
+
+Deno.test("a peer that stops reading blocks await send() past sendBufferSize, within mark + one message", async () => {
+  const mark = 4096;
+  const size = 1000;
+  const frameSize = size + 2 + 2 + 4; // header, 16-bit length, mask key
+  const { conn, peer, frames } = withPeer(
+    "client",
+    { sendBufferSize: mark },
+    1024,
+  );
+  const total = 100;
+  let accepted = 0;
+  let highest = 0;
+  const sender = (async () => {
+    for (let i = 0; i < total; i++) {
+      const sent = conn.send(randomBytes(size, i));
+      highest = Math.max(highest, conn.bufferedAmount);
+      await sent;
+      accepted++;
+    }
+  })();
+  // Nobody reads: the sender stops once the mark is passed.
+  assert.equal(await isPending(sender), true);
+  const stalled = accepted;
+  assert.ok(stalled < total / 2, `${stalled} sends accepted`);
+  assert.equal(await isPending(sender), true);
+  assert.equal(accepted, stalled);
+  assert.ok(highest <= mark + frameSize, `${highest} bytes buffered`);
+  // Reading lets it go on, every message in order.
+  for (let i = 0; i < total; i++) {
+    const got = await frames.expect();
+    assert.deepEqual(got.payload, randomBytes(size, i));
+  }
+  await sender;
+  assert.equal(accepted, total);
+  assert.ok(highest <= mark + frameSize, `${highest} bytes buffered`);
+  await conn.flush();
+  assert.equal(conn.bufferedAmount, 0);
+  conn.abort();
+  await conn.closed;
+  peer.close();
+});
+
+Deno.test("close() after sends not awaited delivers them all before the close frame", async () => {
+  // A small pipe and no send buffer: most sends are still pending.
+  const { conn, peer, frames } = withPeer(
+    "client",
+    { sendBufferSize: 0 },
+    64,
+  );
+  const n = 50;
+  const sends = Array.from(
+    { length: n },
+    (_, i) => conn.send(randomBytes(300, i)),
+  );
+  const closed = conn.close(1000, "done");
+  for (let i = 0; i < n; i++) {
+    const got = await frames.expect();
+    assert.equal(got.opcode, Opcode.Binary);
+    assert.deepEqual(got.payload, randomBytes(300, i));
+  }
+  assert.deepEqual(await frames.expectClose(), { code: 1000, reason: "done" });
+  await Promise.all(sends);
+  await writeAll(peer, frame("server", Opcode.Close, closePayload(1000)));
+  await peer.closeWrite();
+  assert.deepEqual(await closed, { code: 1000, reason: "", wasClean: true });
+  await conn.flush();
+  peer.close();
+});
+
+Deno.test("close() after sends not awaited: the peer reads all of them, then the close", async () => {
+  const { client, server } = connPair();
+  const n = 200;
+  for (let i = 0; i < n; i++) client.send(`message ${i}`).catch(() => {});
+  const closed = client.close();
+  const got: Message[] = [];
+  for await (const message of server) got.push(message);
+  assert.deepEqual(got, Array.from({ length: n }, (_, i) => `message ${i}`));
+  assert.deepEqual(await closed, { code: 1000, reason: "", wasClean: true });
+  assert.deepEqual(await server.closed, {
+    code: 1000,
+    reason: "",
+    wasClean: true,
+  });
+});
+
+Deno.test("writable's writes resolve once queued under sendBufferSize", async () => {
+  const { conn, peer, frames } = withPeer("client", {}, 64);
+  const writer = conn.writable.getWriter();
+  // The pipe holds 64 bytes and nobody reads, yet the writes resolve.
+  await writer.write("one".padEnd(200, "."));
+  await writer.write("two".padEnd(200, "."));
+  assert.ok(conn.bufferedAmount > 0);
+  const flushed = conn.flush();
+  assert.equal(await isPending(flushed), true);
+  assert.equal((await frames.expect()).payload.length, 200);
+  assert.equal((await frames.expect()).payload.length, 200);
+  await flushed;
+  writer.releaseLock();
+  conn.abort();
+  await conn.closed;
+  peer.close();
+});
+
+Deno.test("send() promises over the mark resolve in order as the buffer drains", async () => {
+  const { conn, peer, frames } = withPeer("client", { sendBufferSize: 0 }, 64);
   const order: number[] = [];
   const sends = [1, 2, 3].map((i) =>
     conn.send(`message ${i} `.padEnd(100, "x")).then(() => order.push(i))
@@ -415,9 +570,12 @@ Deno.test("send() rejects with ConnectionClosedError once closing", async () => 
 });
 
 Deno.test("abort() drops the connection with 1006 and fails pending operations", async () => {
-  // The peer reads nothing, so the send stays pending.
-  const { conn, peer } = withPeer("client", {}, 64);
+  // The peer reads nothing, so a send over the mark stays pending.
+  const { conn, peer } = withPeer("client", { sendBufferSize: 500 }, 64);
+  const early = conn.send(randomBytes(400, 3));
   const sent = conn.send(randomBytes(1000, 3));
+  const flushed = conn.flush();
+  await early;
   const reader = conn.readable.getReader();
   const read = reader.read();
   const pinged = conn.ping();
@@ -429,6 +587,14 @@ Deno.test("abort() drops the connection with 1006 and fails pending operations",
   assert.ok(error instanceof ConnectionClosedError);
   assert.equal(error.code, 1006);
   assert.equal(error.cause, reason);
+  await assert.rejects(flushed, ConnectionClosedError);
+  // What was accepted and never written is reported by the next flush().
+  await assert.rejects(conn.flush(), (e: unknown) => {
+    assert.ok(e instanceof ConnectionClosedError);
+    assert.equal(e.cause, reason);
+    return true;
+  });
+  await assert.rejects(conn.send("late"), ConnectionClosedError);
   await assert.rejects(read, (e: unknown) => {
     assert.ok(e instanceof ConnectionClosedError);
     assert.equal(e.code, 1006);
@@ -522,8 +688,9 @@ Deno.test("readTimeout does not fire while the peer keeps talking", async () => 
 
 Deno.test("writeTimeout drops a peer that stops reading with a TimeoutError cause", async () => {
   const { conn, peer } = withPeer("client", { writeTimeout: 50 }, 64);
-  const sent = conn.send(randomBytes(1000, 4));
-  await assert.rejects(sent, (e: unknown) => {
+  // Under the mark, the send resolves; the write then times out.
+  await conn.send(randomBytes(1000, 4));
+  await assert.rejects(conn.flush(), (e: unknown) => {
     assert.ok(e instanceof ConnectionClosedError);
     assert.ok(e.cause instanceof DOMException);
     assert.equal(e.cause.name, "TimeoutError");
