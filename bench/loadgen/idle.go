@@ -37,8 +37,8 @@ func greet(clients []*client, c config) error {
 	return <-errs
 }
 
-// runIdle opens conns connections, exchanges one message on each, holds
-// them, and reports the peer's RSS growth per connection.
+// runIdle opens conns connections, exchanges one message on each (unless
+// told not to), holds them, and reports the peer's RSS growth per connection.
 func runIdle(c config) (result, error) {
 	if c.pid <= 0 {
 		return result{}, errors.New("idle needs -pid")
@@ -62,8 +62,10 @@ func runIdle(c config) (result, error) {
 		return result{}, err
 	}
 	defer closeAll(clients)
-	if err := greet(clients, c); err != nil {
-		return result{}, err
+	if c.greet {
+		if err := greet(clients, c); err != nil {
+			return result{}, err
+		}
 	}
 	opened := time.Since(start).Seconds()
 	time.Sleep(c.hold)
@@ -74,7 +76,7 @@ func runIdle(c config) (result, error) {
 			"KiB/conn": float64(after-before) / float64(len(clients)) / 1024,
 		},
 		CPU: cpu,
-		Note: fmt.Sprintf("%d connections opened and greeted in %.1f s; peer RSS %.1f → %.1f MiB",
-			len(clients), opened, float64(before)/(1<<20), float64(after)/(1<<20)),
+		Note: fmt.Sprintf("%d connections opened (greeted: %v) in %.1f s; peer RSS %.1f → %.1f MiB",
+			len(clients), c.greet, opened, float64(before)/(1<<20), float64(after)/(1<<20)),
 	}, nil
 }

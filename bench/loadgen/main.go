@@ -12,8 +12,9 @@
 //	echo       conns × inflight messages in flight; msg/s and MB/s
 //	latency    one connection, one message in flight; p50 and p99 in µs
 //	handshake  concurrency loops of open + close; handshakes/s
-//	idle       opens conns connections, one message each, holds them;
-//	           the peer's RSS growth per connection (needs -pid)
+//	idle       opens conns connections, one message each (none with
+//	           -greet=false), holds them; the peer's RSS growth per
+//	           connection (needs -pid)
 //	broadcast  conns sinks on /broadcast-sink, one source on
 //	           /broadcast-source keeping inflight messages in flight;
 //	           deliveries/s
@@ -47,6 +48,7 @@ type config struct {
 	duration    time.Duration
 	concurrency int
 	hold        time.Duration
+	greet       bool
 	port        int
 }
 
@@ -71,6 +73,7 @@ func main() {
 	flag.DurationVar(&c.duration, "duration", 2*time.Second, "the measured window")
 	flag.IntVar(&c.concurrency, "concurrency", 16, "handshakes at a time")
 	flag.DurationVar(&c.hold, "hold", time.Second, "idle: how long to hold the connections before reading memory")
+	flag.BoolVar(&c.greet, "greet", true, "idle: exchange one message on each connection before holding it")
 	flag.IntVar(&c.port, "port", 0, "server: the port to listen on")
 	flag.Parse()
 
