@@ -397,7 +397,12 @@ export class RespClient {
       this.onPush?.(value);
       return;
     }
-    if (this.#pendingHead >= this.#pending.length) return; // unasked: dropped
+    if (this.#pendingHead >= this.#pending.length) {
+      // The answer to a command sent without expecting one (a refused
+      // SUBSCRIBE, say) or an unasked reply.
+      if (value instanceof RespError) this.onError?.(value);
+      return;
+    }
     const pending = this.#pending[this.#pendingHead];
     this.#pending[this.#pendingHead++] = null;
     if (

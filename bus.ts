@@ -368,12 +368,15 @@ export abstract class BusBase implements Bus {
   }
 
   /**
-   * Reports that messages on every subscribed topic may have been missed
-   * (after a reconnect), and forgets the publishers' last sequence numbers
-   * so that their next message starts a new count.
+   * Reports that messages on subscribed topics may have been missed (after
+   * a reconnect), and forgets the publishers' last sequence numbers there so
+   * that their next message starts a new count.
+   *
+   * @param topics The topics concerned; by default every subscribed one.
    */
-  protected reportGap(): void {
-    for (const topic of this.#refs.keys()) {
+  protected reportGap(topics?: Iterable<string>): void {
+    for (const topic of topics ?? [...this.#refs.keys()]) {
+      if (!this.#refs.has(topic)) continue;
       this.#seen.set(topic, new Map());
       this.onGap?.({ topic, reason: "reconnect" });
     }

@@ -30,6 +30,7 @@
 
 import { BusBase, type BusOptions, decodeEnvelope } from "./bus.ts";
 import { RespClient, RespError, type RespValue } from "./_resp.ts";
+import { keySlot } from "./_cluster_slot.ts";
 
 export type { Bus, BusGap, BusMeta, BusStats } from "./bus.ts";
 
@@ -63,12 +64,21 @@ export interface RedisBusOptions extends BusOptions {
   prefix?: string;
   /**
    * Sharded pub/sub: `SSUBSCRIBE`/`SPUBLISH` instead of
-   * `SUBSCRIBE`/`PUBLISH` (Redis 7). On a cluster a channel lives on the
-   * shard that owns its slot; this bus talks to the one node it is given,
-   * so point it at a single node or at a proxy that routes by slot.
+   * `SUBSCRIBE`/`PUBLISH` (Redis 7), on the one node given. For a cluster,
+   * use `cluster`.
    * @default {false}
    */
   sharded?: boolean;
+  /**
+   * Redis Cluster: the node given is a seed from which the bus learns the
+   * slot map (`CLUSTER SLOTS`); each topic's channel is subscribed and
+   * published with sharded pub/sub on the node owning its slot, with two
+   * connections per node. A slot that moves (a `MOVED` reply, or the node
+   * dropping its subscribers) makes it learn the map again; the topics
+   * concerned report a gap. Not with `history`.
+   * @default {false}
+   */
+  cluster?: boolean;
   /**
    * The first reconnect delay's upper bound, in milliseconds; it doubles
    * per failed attempt up to `maxReconnectDelay`, and each delay is drawn
@@ -175,7 +185,10 @@ class Link {
     | { timer: ReturnType<typeof setTimeout>; resolve: () => void }
     | undefined;
   readonly done: Promise<void>;
-  ups = 0;
+  /** Resolves once the first connection is up. */
+  readonly up: Promise<void>;
+  #up = Promise.withResolvers<void>();
+  #ups = 0;
 
   constructor(
     connect: (signal: AbortSignal) => Promise<RespClient>,
@@ -187,6 +200,7 @@ class Link {
     this.#onUp = onUp;
     this.#onError = onError;
     this.#delay = delay;
+    this.up = this.#up.promise;
     this.done = this.#run();
   }
 
@@ -202,7 +216,8 @@ class Link {
         }
         attempt = 0;
         this.client = client;
-        this.#onUp(client, this.ups++ > 0);
+        this.#onUp(client, this.#ups++ > 0);
+        this.#up.resolve();
         await client.closed;
         this.client = undefined;
         if (signal.aborted) break;
@@ -230,11 +245,25 @@ class Link {
     }
     this.client?.close();
     await this.done;
+    this.#up.resolve(); // for anyone still waiting: it never will be
   }
 }
 
+// One Redis node: its subscribed connection, its publishing one, the
+// subscribed topics whose channels it owns, and publishes held for it.
+interface Shard {
+  key: string; // "host:port"
+  sub: Link;
+  pub: Link;
+  topics: Set<string>;
+  held: [string, Uint8Array][]; // topic, envelope
+  heldBytes: number;
+}
+
+const SLOTS = 16384;
+
 /**
- * A bus over Redis pub/sub (see the module doc). `ready` resolves once both
+ * A bus over Redis pub/sub (see the module doc). `ready` resolves once the
  * connections are up the first time; publishes made before are held (up to
  * `maxQueuedBytes`) and subscriptions are made as soon as it connects.
  *
@@ -250,22 +279,30 @@ class Link {
  * ```
  */
 export class RedisBus extends BusBase {
-  /** Resolves once both connections are up for the first time. */
+  /** Resolves once the connections are up for the first time. */
   readonly ready: Promise<void>;
+  #options: RedisBusOptions;
   #prefix: string;
   #commands: { subscribe: string; unsubscribe: string; publish: string };
-  #sub: Link;
-  #pub: Link;
+  #cluster: boolean;
+  #seed: string;
+  #shards = new Map<string, Shard>();
+  #slots: (string | undefined)[] = []; // cluster: slot -> shard key
+  #refreshing: Promise<void> | undefined;
+  #refreshSleep:
+    | { timer: ReturnType<typeof setTimeout>; resolve: () => void }
+    | undefined;
+  #unassigned: [string, Uint8Array][] = []; // cluster, before the slot map
   #confirmed = new Set<string>(); // channels the server confirmed
   #waiters = new Map<string, (() => void)[]>();
-  #held: [string, Uint8Array][] = []; // topic, envelope
   #history: number;
   #script: string;
-  #heldBytes = 0;
   #maxQueuedBytes: number;
   #dropped = 0;
   #reconnects = 0;
+  #delay: (attempt: number) => number;
   #onError: (error: unknown) => void;
+  #closing = new AbortController();
 
   /**
    * Starts connecting.
@@ -274,8 +311,10 @@ export class RedisBus extends BusBase {
    */
   constructor(options: RedisBusOptions = {}) {
     super(options);
+    this.#options = options;
     this.#prefix = options.prefix ?? "topics:";
-    this.#commands = options.sharded
+    this.#cluster = options.cluster ?? false;
+    this.#commands = options.sharded || this.#cluster
       ? {
         subscribe: "SSUBSCRIBE",
         unsubscribe: "SUNSUBSCRIBE",
@@ -291,47 +330,40 @@ export class RedisBus extends BusBase {
     if (!Number.isSafeInteger(this.#history) || this.#history < 0) {
       throw new RangeError("Cannot create bus: history is not a count");
     }
+    if (this.#history > 0 && this.#cluster) {
+      throw new RangeError("Cannot create bus: history needs a single node");
+    }
     this.#script = HISTORY_SCRIPT(this.#commands.publish);
     this.#onError = options.onError ?? (() => {});
     const random = options.random ?? Math.random;
     const base = options.reconnectDelay ?? 50;
     const max = options.maxReconnectDelay ?? 5000;
-    const delay = (attempt: number) =>
+    this.#delay = (attempt: number) =>
       random() * Math.min(max, base * 2 ** Math.min(attempt, 30));
-    const connect = (signal: AbortSignal) =>
-      RespClient.connect({
-        hostname: options.hostname,
-        port: options.port,
-        username: options.username,
-        password: options.password,
-        protocol: options.protocol,
-        signal,
-      });
-    const onError = (error: unknown) => this.#onError(error);
-    const subUp = Promise.withResolvers<void>();
-    const pubUp = Promise.withResolvers<void>();
-    this.#sub = new Link(
-      connect,
-      (client, again) => {
-        this.#subscribed(client, again);
-        subUp.resolve();
-      },
-      onError,
-      delay,
-    );
-    this.#pub = new Link(
-      connect,
-      (client) => {
-        this.#publishing(client);
-        pubUp.resolve();
-      },
-      onError,
-      delay,
-    );
-    this.ready = Promise.all([subUp.promise, pubUp.promise]).then(() => {});
+    const hostname = options.hostname ?? "127.0.0.1";
+    this.#seed = `${hostname.includes(":") ? `[${hostname}]` : hostname}:${
+      options.port ?? 6379
+    }`;
+    if (this.#cluster) {
+      this.ready = this.#refresh();
+    } else {
+      const shard = this.#shard(this.#seed);
+      this.ready = Promise.all([shard.sub.up, shard.pub.up]).then(() => {});
+    }
   }
 
-  /** Publishes dropped because the publishing connection was down or slow. */
+  /**
+   * With `cluster`, learns the slot map again now and moves subscriptions
+   * to the nodes that own their slots (done by itself when a node answers
+   * `MOVED` or drops a slot's subscribers). Resolves once done.
+   *
+   * @returns A promise that resolves once the map is current.
+   */
+  refresh(): Promise<void> {
+    return this.#refresh();
+  }
+
+  /** Publishes dropped because a publishing connection was down or slow. */
   get dropped(): number {
     return this.#dropped;
   }
@@ -341,32 +373,91 @@ export class RedisBus extends BusBase {
     return this.#reconnects;
   }
 
-  #subscribed(client: RespClient, again: boolean): void {
-    this.#confirmed.clear();
-    client.onPush = (push) => this.#onPush(push);
-    client.onError = (error) => this.#onError(error);
-    const channels = this.topics.map((topic) => this.#prefix + topic);
-    if (channels.length > 0) {
+  #connect(key: string, signal: AbortSignal): Promise<RespClient> {
+    const colon = key.lastIndexOf(":");
+    return RespClient.connect({
+      hostname: key.slice(0, colon).replace(/^\[(.*)\]$/, "$1"),
+      port: Number(key.slice(colon + 1)),
+      username: this.#options.username,
+      password: this.#options.password,
+      protocol: this.#options.protocol,
+      signal,
+    });
+  }
+
+  // The shard of a node, made (and connecting) on first use.
+  #shard(key: string): Shard {
+    let shard = this.#shards.get(key);
+    if (shard) return shard;
+    const onError = (error: unknown) => this.#onError(error);
+    const connect = (signal: AbortSignal) => this.#connect(key, signal);
+    const made: Shard = {
+      key,
+      topics: new Set(),
+      held: [],
+      heldBytes: 0,
+      sub: new Link(
+        connect,
+        (client, again) => this.#subscribed(made, client, again),
+        onError,
+        this.#delay,
+      ),
+      pub: new Link(
+        connect,
+        (client, again) => this.#publishing(made, client, again),
+        onError,
+        this.#delay,
+      ),
+    };
+    shard = made;
+    this.#shards.set(key, shard);
+    return shard;
+  }
+
+  // The shard that owns a topic's channel; in a cluster, undefined until
+  // the slot map is known.
+  #owner(topic: string): Shard | undefined {
+    if (!this.#cluster) return this.#shard(this.#seed);
+    const key = this.#slots[keySlot(this.#prefix + topic)];
+    return key === undefined ? undefined : this.#shard(key);
+  }
+
+  #subscribed(shard: Shard, client: RespClient, again: boolean): void {
+    client.onPush = (push) => this.#onPush(shard, push);
+    client.onError = (error) => this.#onRespError(error);
+    const channels = [...shard.topics].map((topic) => this.#prefix + topic);
+    for (const channel of channels) this.#confirmed.delete(channel);
+    if (this.#options.sharded || this.#cluster) {
+      // One command per channel: a sharded subscription names one slot.
+      for (const channel of channels) {
+        client.send([this.#commands.subscribe, channel], false);
+      }
+    } else if (channels.length > 0) {
       client.send([this.#commands.subscribe, ...channels], false);
     }
     if (again) {
       this.#reconnects++;
       // Whatever was published while we were away is gone.
-      this.reportGap();
+      this.reportGap(shard.topics);
     }
   }
 
-  #publishing(client: RespClient): void {
-    client.onError = (error) => this.#onError(error);
-    const held = this.#held;
-    this.#held = [];
-    this.#heldBytes = 0;
-    if (!this.#pub.client) return;
+  #publishing(shard: Shard, client: RespClient, again: boolean): void {
+    client.onError = (error) => this.#onRespError(error);
+    const held = shard.held;
+    shard.held = [];
+    shard.heldBytes = 0;
     for (const [topic, envelope] of held) this.#send(client, topic, envelope);
-    if (this.#pub.ups > 1) this.#reconnects++;
+    if (again) this.#reconnects++;
   }
 
-  #onPush(push: unknown[]): void {
+  #onRespError(error: RespError): void {
+    // A slot moved to another node: learn the new map.
+    if (this.#cluster && /^(MOVED|ASK) /.test(error.message)) this.#refresh();
+    this.#onError(error);
+  }
+
+  #onPush(shard: Shard, push: unknown[]): void {
     const [kind, channel, payload] = push;
     if (!(kind instanceof Uint8Array) || !(channel instanceof Uint8Array)) {
       return;
@@ -389,8 +480,104 @@ export class RedisBus extends BusBase {
       this.#waiters.delete(key);
       for (const resolve of waiters ?? []) resolve();
     } else if (name === "unsubscribe" || name === "sunsubscribe") {
-      this.#confirmed.delete(decoder.decode(channel));
+      const key = decoder.decode(channel);
+      this.#confirmed.delete(key);
+      // A node drops the subscribers of a slot it hands over: follow it.
+      const topic = key.slice(this.#prefix.length);
+      if (this.#cluster && shard.topics.has(topic)) {
+        shard.topics.delete(topic);
+        this.reportGap([topic]);
+        this.#refresh();
+      }
     }
+  }
+
+  // Loads the cluster's slot map from any node that answers, then moves
+  // topics and held publishes to their owners. Retries with the backoff
+  // until it succeeds or the bus closes.
+  #refresh(): Promise<void> {
+    if (!this.#cluster || this.isClosed) return Promise.resolve();
+    this.#refreshing ??= (async () => {
+      for (let attempt = 0; !this.isClosed; attempt++) {
+        for (const key of new Set([...this.#shards.keys(), this.#seed])) {
+          try {
+            await this.#loadSlots(key);
+            this.#assign();
+            return;
+          } catch (error) {
+            this.#onError(error);
+          }
+        }
+        await new Promise<void>((resolve) => {
+          const timer = setTimeout(() => {
+            this.#refreshSleep = undefined;
+            resolve();
+          }, this.#delay(attempt));
+          this.#refreshSleep = { timer, resolve };
+        });
+      }
+    })().finally(() => this.#refreshing = undefined);
+    return this.#refreshing;
+  }
+
+  async #loadSlots(key: string): Promise<void> {
+    const controller = new AbortController();
+    const timer = setTimeout(() => controller.abort(), 5000);
+    const signal = AbortSignal.any([controller.signal, this.#closing.signal]);
+    let client: RespClient | undefined;
+    try {
+      client = await this.#connect(key, signal);
+      const reply = await client.command(["CLUSTER", "SLOTS"]);
+      if (!Array.isArray(reply)) {
+        throw reply instanceof RespError ? reply : new TypeError("Bad reply");
+      }
+      const slots: (string | undefined)[] = new Array(SLOTS);
+      const host = key.slice(0, key.lastIndexOf(":"));
+      for (const range of reply as RespValue[][]) {
+        const [start, end, master] = range as [number, number, RespValue[]];
+        const ip = master[0] instanceof Uint8Array
+          ? decoder.decode(master[0])
+          : String(master[0] ?? "");
+        const node = `${ip === "" ? host : ip.includes(":") ? `[${ip}]` : ip}:${
+          master[1]
+        }`;
+        for (let slot = start; slot <= end; slot++) slots[slot] = node;
+      }
+      this.#slots = slots;
+    } finally {
+      clearTimeout(timer);
+      client?.close();
+      await client?.closed;
+    }
+  }
+
+  // Puts every subscribed topic on the shard that owns it now.
+  #assign(): void {
+    const wanted = new Set(this.topics);
+    for (const shard of this.#shards.values()) {
+      for (const topic of shard.topics) {
+        if (wanted.has(topic) && this.#owner(topic) === shard) continue;
+        shard.topics.delete(topic);
+        const channel = this.#prefix + topic;
+        this.#confirmed.delete(channel);
+        const client = shard.sub.client;
+        if (client && !client.isClosed) {
+          client.send([this.#commands.unsubscribe, channel], false);
+        }
+      }
+    }
+    for (const topic of wanted) {
+      const shard = this.#owner(topic);
+      if (!shard || shard.topics.has(topic)) continue;
+      shard.topics.add(topic);
+      const client = shard.sub.client;
+      if (client && !client.isClosed) {
+        client.send([this.#commands.subscribe, this.#prefix + topic], false);
+      }
+    }
+    const unassigned = this.#unassigned;
+    this.#unassigned = [];
+    for (const [topic, envelope] of unassigned) this.transmit(topic, envelope);
   }
 
   #waitFor(channel: string): Promise<void> {
@@ -402,19 +589,26 @@ export class RedisBus extends BusBase {
     return promise;
   }
 
-  /** Sends an envelope to the other buses. */
+  /** Publishes an envelope, or holds it until its node's connection is up. */
   protected transmit(topic: string, envelope: Uint8Array): void {
-    const channel = this.#prefix + topic;
-    const client = this.#pub.client;
-    const size = envelope.length + channel.length + 32;
+    const size = envelope.length + topic.length + 64;
+    const shard = this.#owner(topic);
+    if (!shard) {
+      const held = this.#unassigned;
+      if (held.length < this.#maxQueuedBytes / size) {
+        held.push([topic, envelope]);
+      } else this.#dropped++;
+      return;
+    }
+    const client = shard.pub.client;
     if (client && !client.isClosed) {
       if (client.bufferedAmount + size > this.#maxQueuedBytes) this.#dropped++;
       else this.#send(client, topic, envelope);
-    } else if (this.#heldBytes + size > this.#maxQueuedBytes) {
+    } else if (shard.heldBytes + size > this.#maxQueuedBytes) {
       this.#dropped++;
     } else {
-      this.#held.push([topic, envelope]);
-      this.#heldBytes += size;
+      shard.held.push([topic, envelope]);
+      shard.heldBytes += size;
     }
   }
 
@@ -464,7 +658,7 @@ export class RedisBus extends BusBase {
     if (!/^\d+-\d+$/.test(after)) {
       throw new TypeError(`Cannot read history: invalid id ${after}`);
     }
-    const client = this.#pub.client;
+    const client = this.#owner(topic)?.pub.client;
     if (!client || client.isClosed) {
       throw new Error("Cannot read history: not connected to Redis");
     }
@@ -495,13 +689,17 @@ export class RedisBus extends BusBase {
     return { complete, messages };
   }
 
-  /** Starts receiving a topic. */
+  /** Subscribes on the node that owns the topic's channel. */
   protected join(topic: string): Promise<void> {
     const channel = this.#prefix + topic;
     const waiting = this.#waitFor(channel);
-    const client = this.#sub.client;
-    if (client && !client.isClosed) {
-      client.send([this.#commands.subscribe, channel], false);
+    const shard = this.#owner(topic);
+    if (shard && !shard.topics.has(topic)) {
+      shard.topics.add(topic);
+      const client = shard.sub.client;
+      if (client && !client.isClosed) {
+        client.send([this.#commands.subscribe, channel], false);
+      }
     }
     return waiting;
   }
@@ -511,22 +709,37 @@ export class RedisBus extends BusBase {
     return this.#waitFor(this.#prefix + topic);
   }
 
-  /** Stops receiving a topic. */
+  /** Unsubscribes on the node that owns the topic's channel. */
   protected leave(topic: string): Promise<void> {
-    const client = this.#sub.client;
-    if (client && !client.isClosed) {
-      client.send([this.#commands.unsubscribe, this.#prefix + topic], false);
+    const channel = this.#prefix + topic;
+    for (const shard of this.#shards.values()) {
+      if (!shard.topics.delete(topic)) continue;
+      const client = shard.sub.client;
+      if (client && !client.isClosed) {
+        client.send([this.#commands.unsubscribe, channel], false);
+      }
     }
     return Promise.resolve();
   }
 
-  /** Releases both connections. */
+  /** Releases every connection. */
   protected async shutdown(): Promise<void> {
     for (const waiters of this.#waiters.values()) {
       for (const resolve of waiters) resolve();
     }
     this.#waiters.clear();
-    this.#held = [];
-    await Promise.all([this.#sub.close(), this.#pub.close()]);
+    this.#unassigned = [];
+    this.#closing.abort();
+    if (this.#refreshSleep) {
+      clearTimeout(this.#refreshSleep.timer);
+      this.#refreshSleep.resolve();
+    }
+    const closing: Promise<void>[] = [];
+    for (const shard of this.#shards.values()) {
+      shard.held = [];
+      closing.push(shard.sub.close(), shard.pub.close());
+    }
+    await Promise.all(closing);
+    await this.#refreshing;
   }
 }

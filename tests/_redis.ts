@@ -139,3 +139,65 @@ export async function within<T>(
     clearTimeout(timer);
   }
 }
+
+/** A Redis Cluster of masters on loopback, each a {@linkcode RedisServer}. */
+export class RedisCluster implements AsyncDisposable {
+  private constructor(readonly nodes: RedisServer[]) {}
+
+  /** Starts `count` nodes and joins them; resolves once all say ok. */
+  static async start(count = 3): Promise<RedisCluster> {
+    const nodes: RedisServer[] = [];
+    const cluster = new RedisCluster(nodes);
+    try {
+      for (let i = 0; i < count; i++) {
+        nodes.push(
+          await RedisServer.start([
+            "--cluster-enabled",
+            "yes",
+            "--cluster-config-file",
+            "nodes.conf",
+            "--cluster-node-timeout",
+            "5000",
+          ]),
+        );
+      }
+      const create = await new Deno.Command("redis-cli", {
+        args: [
+          "--cluster",
+          "create",
+          ...nodes.map((node) => `127.0.0.1:${node.port}`),
+          "--cluster-replicas",
+          "0",
+          "--cluster-yes",
+        ],
+        stdout: "piped",
+        stderr: "piped",
+      }).output();
+      if (!create.success) {
+        throw new Error(new TextDecoder().decode(create.stderr));
+      }
+      // The nodes agree on the slots when the command returns; each turns
+      // its state to ok on its next cluster tick (every 100 ms).
+      for (const node of nodes) {
+        for (let tries = 0;; tries++) {
+          const info = await new Deno.Command("redis-cli", {
+            args: ["-p", String(node.port), "CLUSTER", "INFO"],
+            stdout: "piped",
+          }).output();
+          if (new TextDecoder().decode(info.stdout).includes("state:ok")) break;
+          if (tries === 100) throw new Error("The cluster did not come up");
+          await new Promise((resolve) => setTimeout(resolve, 50));
+        }
+      }
+      return cluster;
+    } catch (error) {
+      await cluster[Symbol.asyncDispose]();
+      throw error;
+    }
+  }
+
+  /** Stops every node. */
+  async [Symbol.asyncDispose](): Promise<void> {
+    for (const node of this.nodes) await node[Symbol.asyncDispose]();
+  }
+}

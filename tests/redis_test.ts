@@ -13,7 +13,8 @@ import { dial } from "../client.ts";
 import type { Conn } from "../conn.ts";
 import { everySplit, mulberry32 } from "./_util.ts";
 import { take } from "./_topics.ts";
-import { RedisServer, within } from "./_redis.ts";
+import { RedisCluster, RedisServer, within } from "./_redis.ts";
+import { keySlot } from "../_cluster_slot.ts";
 
 const encoder = new TextEncoder();
 const bytes = (text: string) => encoder.encode(text);
@@ -402,5 +403,129 @@ Deno.test("RedisBus history returns what a subscriber missed, or says it cannot"
       await a.close();
       await b.close();
     }
+  }
+});
+
+Deno.test("RedisBus with cluster routes each topic to its slot's node", async () => {
+  await using cluster = await RedisCluster.start(3);
+  const seed = cluster.nodes[0].port;
+  const a = await bus(seed, { nodeId: "a", cluster: true });
+  const b = await bus(seed, { nodeId: "b", cluster: true });
+  try {
+    // Topics on every node: "t0" ... "t29" spread over the three.
+    const topics = Array.from({ length: 30 }, (_, i) => `t${i}`);
+    const owners = new Set(
+      topics.map((t) => Math.floor(keySlot(`topics:${t}`) / 5462)),
+    );
+    assert.equal(owners.size, 3);
+    const got = new Map<string, number[]>();
+    let count = 0;
+    const all = Promise.withResolvers<void>();
+    b.onMessage = (topic, _payload, meta) => {
+      got.set(topic, [...(got.get(topic) ?? []), meta.seq]);
+      if (++count === topics.length * 100) all.resolve();
+    };
+    await Promise.all(topics.map((topic) => b.subscribe(topic)));
+    for (let i = 0; i < 100; i++) {
+      for (const topic of topics) a.publish(topic, `m${i}`);
+    }
+    await within(all.promise, 10_000, "3000 messages");
+    for (const topic of topics) {
+      assert.deepEqual(
+        got.get(topic),
+        Array.from({ length: 100 }, (_, i) => i + 1),
+      );
+    }
+    assert.equal(b.stats.missed + b.stats.stale, 0);
+    // Each node holds the subscriptions of its own slots only.
+    const decode = (bytes: unknown) =>
+      new TextDecoder().decode(bytes as Uint8Array);
+    const admins = await Promise.all(
+      cluster.nodes.map((node) => RespClient.connect({ port: node.port })),
+    );
+    try {
+      const ids: string[] = [];
+      for (const admin of admins) {
+        const channels = await admin.command(["PUBSUB", "SHARDCHANNELS"]);
+        assert.ok((channels as unknown[]).length > 0);
+        for (const channel of channels as Uint8Array[]) {
+          const slot = await admin.command(["CLUSTER", "KEYSLOT", channel]);
+          assert.equal(slot, keySlot(decode(channel)));
+        }
+        ids.push(decode(await admin.command(["CLUSTER", "MYID"])));
+      }
+
+      // Move the slot of "t0" to another node: its subscribers there are
+      // dropped, and the bus follows the slot, reporting the gap.
+      const slot = keySlot("topics:t0");
+      const map = await admins[0].command(["CLUSTER", "SLOTS"]);
+      let source = -1;
+      for (
+        const [start, end, master] of map as [number, number, RespValue[]][]
+      ) {
+        if (slot >= start && slot <= end) {
+          source = cluster.nodes.findIndex((node) => node.port === master[1]);
+        }
+      }
+      assert.ok(source >= 0);
+      const target = (source + 1) % 3;
+      const gapped = Promise.withResolvers<void>();
+      b.onGap = (gap) => {
+        if (gap.topic === "t0") gapped.resolve();
+      };
+      await admins[target].command([
+        "CLUSTER",
+        "SETSLOT",
+        slot,
+        "IMPORTING",
+        ids[source],
+      ]);
+      await admins[source].command([
+        "CLUSTER",
+        "SETSLOT",
+        slot,
+        "MIGRATING",
+        ids[target],
+      ]);
+      for (const admin of [admins[target], admins[source]]) {
+        assert.equal(
+          await admin.command([
+            "CLUSTER",
+            "SETSLOT",
+            slot,
+            "NODE",
+            ids[target],
+          ]),
+          "OK",
+        );
+      }
+      await within(gapped.promise, 5000, "the gap on t0");
+      // Confirmed on its new node.
+      await within(b.subscribe("t0"), 5000, "t0 on its new node");
+      await b.unsubscribe("t0");
+      await a.refresh();
+      const moved = Promise.withResolvers<unknown>();
+      b.onMessage = (topic, payload) => {
+        if (topic === "t0") moved.resolve(payload);
+      };
+      a.publish("t0", "after the move");
+      assert.equal(
+        await within(moved.promise, 5000, "t0 moved"),
+        "after the move",
+      );
+      const channels = await admins[target].command([
+        "PUBSUB",
+        "SHARDCHANNELS",
+      ]);
+      assert.ok(
+        (channels as Uint8Array[]).some((c) => decode(c) === "topics:t0"),
+      );
+    } finally {
+      for (const admin of admins) admin.close();
+      await Promise.all(admins.map((admin) => admin.closed));
+    }
+  } finally {
+    await a.close();
+    await b.close();
   }
 });
