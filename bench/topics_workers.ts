@@ -9,6 +9,7 @@
 // subscriber, local ones directly and the other worker's through the bus.
 // A run ends when every subscriber has every message.
 
+import { cpuUsage } from "node:process";
 import { BroadcastChannelBus } from "../bus_broadcast_channel.ts";
 import { Topics } from "../topics.ts";
 import { sinkConn, SinkCounter } from "./topics_sink.ts";
@@ -104,10 +105,13 @@ async function run(workers: number): Promise<number> {
   }
   await Promise.all(readies);
   const results = pool.map((_, i) => wait(i));
+  const cpu0 = cpuUsage();
   pool.forEach((worker) =>
     worker.postMessage({ total: messages, own: messages / workers })
   );
   const done = await Promise.all(results);
+  const cpu = cpuUsage(cpu0);
+  const cpuMs = (cpu.user + cpu.system) / 1000;
   const ms = Math.max(...done.map((d) => d.ms as number));
   const faults = done.reduce(
     (n, d) =>
@@ -122,9 +126,11 @@ async function run(workers: number): Promise<number> {
   console.log(
     `  ${workers} worker(s): ${messages} x ${subscribers} deliveries in ${
       ms.toFixed(0)
-    } ms = ${
-      (rate / 1e6).toFixed(2)
-    } M/s (skipped, missed or stale: ${faults})`,
+    } ms = ${(rate / 1e6).toFixed(2)} M/s; process CPU ${
+      cpuMs.toFixed(0)
+    } ms, ${
+      (cpuMs * 1000 / (messages * subscribers)).toFixed(2)
+    } µs per delivery (skipped, missed or stale: ${faults})`,
   );
   return rate;
 }
