@@ -9,16 +9,6 @@ export function freePort(): number {
   return port;
 }
 
-/** Whether redis-server can be run here. */
-export function haveRedis(): boolean {
-  try {
-    return new Deno.Command("redis-server", { args: ["--version"] })
-      .outputSync().success;
-  } catch {
-    return false;
-  }
-}
-
 /** A redis-server process; `restart()` starts it again on the same port. */
 export class RedisServer implements AsyncDisposable {
   readonly port: number;
