@@ -1011,6 +1011,8 @@ export class Conn implements AsyncDisposable, AsyncIterable<Message> {
         for (const buffer of coalesce(chunks)) {
           await this.#writeAll(buffer);
           if (this.#done) return;
+          // Written: a large chunk (never a copy) may be reused.
+          if (buffer.length >= COALESCE_LIMIT) this.#machine.release?.(buffer);
         }
         this.#inflight = undefined;
         batch.resolve();

@@ -96,6 +96,12 @@ export interface ProtocolMachine {
   takeOutgoing(): Uint8Array[];
   /** Whether {@linkcode ProtocolMachine.takeOutgoing} has bytes waiting. */
   readonly hasOutgoing: boolean;
+  /**
+   * Tells the machine a chunk from {@linkcode ProtocolMachine.takeOutgoing}
+   * is written, so that it may reuse its memory. A connection calls it only
+   * once the chunk will never be read again.
+   */
+  release?(chunk: Uint8Array): void;
 
   /**
    * Queues a message. Throws `TypeError` for a message the protocol cannot

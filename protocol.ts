@@ -121,6 +121,16 @@ const DIRECT_READ_MINIMUM = 128 * 1024;
 // Frames up to this size are encoded into the arena (see #queueSmall).
 const ARENA_FRAME_LIMIT = 1024;
 const ARENA_SIZE = 16 * 1024;
+// Masked frames at least this large are built in segments taken from a
+// small process-wide pool, each given back once written (see release): a
+// fresh buffer per message costs its allocation and page faults, several
+// times the masking itself. At most POOL_LIMIT segments are kept.
+const SEGMENTED_FRAME = 64 * 1024;
+const SEGMENT_SIZE = 256 * 1024;
+const POOL_LIMIT = 16;
+const segmentPool: Uint8Array[] = [];
+// Chunks handed out by takeOutgoing() that are views of pooled segments.
+const lentSegments = new WeakMap<Uint8Array, Uint8Array>();
 
 // Short ASCII text skips the TextDecoder op call.
 function asciiOrDecode(bytes: Uint8Array): string {
@@ -357,6 +367,21 @@ export class WebSocketProtocol implements ProtocolMachine {
     const outgoing = this.#outgoing;
     if (outgoing.length > 0) this.#outgoing = [];
     return outgoing;
+  }
+
+  /**
+   * Tells the machine a chunk from
+   * {@linkcode WebSocketProtocol.takeOutgoing} is written, so that its memory
+   * may be reused for later frames. Optional; never call it for a chunk that
+   * may still be read.
+   *
+   * @param chunk The chunk, as taken.
+   */
+  release(chunk: Uint8Array): void {
+    const segment = lentSegments.get(chunk);
+    if (segment === undefined) return;
+    lentSegments.delete(chunk);
+    if (segmentPool.length < POOL_LIMIT) segmentPool.push(segment);
   }
 
   /**
@@ -611,7 +636,9 @@ export class WebSocketProtocol implements ProtocolMachine {
     const masked = this.#role === "client";
     const headerSize = frameHeaderSize(length, masked);
     const frame = { opcode, rsv1 };
-    if (masked) {
+    if (masked && length >= SEGMENTED_FRAME) {
+      this.#queueSegmented(frame, payload, headerSize);
+    } else if (masked) {
       // Mask into our own buffer: the caller's bytes are never modified.
       const out = new Uint8Array(headerSize + length);
       this.#maskKey(out, headerSize - 4);
@@ -633,6 +660,38 @@ export class WebSocketProtocol implements ProtocolMachine {
       encodeFrameHeader(out, frame, length);
       out.set(payload, headerSize);
       this.#outgoing.push(out);
+    }
+  }
+
+  // A large masked frame, in pooled segments: the header and the start of
+  // the payload in the first, the rest after it, each payload part copied
+  // natively then masked in place with the key turned to its offset.
+  #queueSegmented(
+    frame: { opcode: number; rsv1: boolean },
+    payload: Uint8Array,
+    headerSize: number,
+  ): void {
+    const length = payload.length;
+    let segment = segmentPool.pop() ?? new Uint8Array(SEGMENT_SIZE);
+    this.#maskKey(segment, headerSize - 4);
+    const key = segment.slice(headerSize - 4, headerSize);
+    encodeFrameHeader(segment, frame, length, key);
+    const turned = new Uint8Array(4);
+    let offset = headerSize;
+    for (let i = 0; i < length;) {
+      const n = Math.min(SEGMENT_SIZE - offset, length - i);
+      const body = segment.subarray(offset, offset + n);
+      body.set(payload.subarray(i, i + n));
+      for (let j = 0; j < 4; j++) turned[j] = key[(i + j) & 3];
+      applyMask(body, turned, body);
+      const chunk = segment.subarray(0, offset + n);
+      lentSegments.set(chunk, segment);
+      this.#outgoing.push(chunk);
+      i += n;
+      if (i < length) {
+        segment = segmentPool.pop() ?? new Uint8Array(SEGMENT_SIZE);
+        offset = 0;
+      }
     }
   }
 

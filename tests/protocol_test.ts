@@ -1298,3 +1298,44 @@ for (const role of ROLES) {
     assert.equal(m.hasOutgoing, false);
   });
 }
+
+Deno.test("WebSocketProtocol (client) masks large frames in segments, reused only once released", () => {
+  const client = new WebSocketProtocol({ role: "client" });
+  const server = new WebSocketProtocol({ role: "server" });
+  // Sizes around the segment boundaries and odd lengths, so that the key
+  // is turned to every offset.
+  const sizes = [64 * 1024, 256 * 1024 - 14, 256 * 1024 - 13, 700_001, 1 << 20];
+  const kept: { chunks: Uint8Array[]; copy: Uint8Array }[] = [];
+  for (const [index, size] of sizes.entries()) {
+    const payload = randomBytes(size, 100 + index);
+    client.send(payload);
+    const chunks = client.takeOutgoing();
+    assert.ok(chunks.length > 1 || size < 256 * 1024);
+    // The caller's bytes are never modified.
+    assert.deepEqual(payload, randomBytes(size, 100 + index));
+    for (const chunk of chunks) server.receive(chunk);
+    const [event] = server.takeEvents();
+    assert.equal(event.type, "message");
+    assert.deepEqual(event.type === "message" && event.data, payload);
+    // Every other message's chunks are released, the others kept.
+    if (index % 2 === 0) { for (const chunk of chunks) client.release(chunk); }
+    else kept.push({ chunks, copy: concat(...chunks) });
+  }
+  // A chunk that was not released is never written over.
+  for (const { chunks, copy } of kept) {
+    assert.deepEqual(concat(...chunks), copy);
+  }
+  // Releasing something else, or twice, is harmless.
+  client.release(new Uint8Array(300_000));
+  client.send(randomBytes(300_000, 7));
+  const chunks = client.takeOutgoing();
+  for (const chunk of chunks) client.release(chunk);
+  for (const chunk of chunks) client.release(chunk);
+  client.send(randomBytes(300_000, 8));
+  for (const chunk of client.takeOutgoing()) server.receive(chunk);
+  const [event] = server.takeEvents();
+  assert.deepEqual(
+    event.type === "message" && event.data,
+    randomBytes(300_000, 8),
+  );
+});
