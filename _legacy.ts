@@ -132,6 +132,7 @@ export async function acceptHixie(init: HixieAcceptInit): Promise<Conn> {
     request,
     version,
     ...pickConnOptions(init),
+    sendBufferSize: init.sendBufferSize,
   });
 }
 
@@ -204,5 +205,6 @@ export async function dialHixie(init: HixieDialInit): Promise<Conn> {
     url: url.href,
     version,
     ...pickConnOptions(init),
+    sendBufferSize: init.sendBufferSize,
   });
 }
