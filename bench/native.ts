@@ -20,7 +20,7 @@
 //   deno task bench:native [--quick] [--only <id>[,<id>...]] [--list]
 //                          [--repeats <n>] [--warmup <ms>] [--duration <ms>]
 //                          [--idle-conns <n>] [--no-pin] [--json <file>]
-//                          [--report <file>]
+//                          [--at <commit>] [--report <file>]
 //
 // --quick       one repeat, short windows, 1,000 idle connections (~1 min)
 // --only        run only these scenarios (see --list)
@@ -28,6 +28,8 @@
 // --warmup      milliseconds of load before each measured window (400)
 // --duration    milliseconds measured per run (1250; twice that for 16 MiB)
 // --idle-conns  connections held by the idle scenarios (2,000)
+// --at          measure a snapshot of this commit (git archive) instead of
+//               the working tree, which may change while the runs go on
 // --no-pin      do not pin processes to cores
 // --json        also write every run's figures to a file
 // --report      print the tables of a file --json wrote, without running
@@ -246,6 +248,7 @@ const IDLE_CONNS = Number(option("--idle-conns") ?? (quick ? 1000 : 2000));
 const IDLE_HOLD = quick ? 300 : 1000;
 const pin = !Deno.args.includes("--no-pin");
 const jsonPath = option("--json");
+const at = option("--at");
 const only = option("--only")?.split(",");
 const selected = only
   ? SCENARIOS.filter((s) => only.includes(s.id))
@@ -260,7 +263,10 @@ if (only && selected.length !== only.length) {
 // ---- Processes -------------------------------------------------------
 
 const root = new URL("..", import.meta.url).pathname;
-const script = (path: string) => new URL(path, import.meta.url).pathname;
+// The bench/ directory whose servers and clients run: this one, or that of
+// a snapshot of a commit (--at).
+let benchDir = new URL(".", import.meta.url).pathname;
+const script = (path: string) => benchDir + path;
 
 async function succeeds(command: string, args: string[]): Promise<boolean> {
   try {
@@ -509,15 +515,37 @@ interface Session {
 }
 
 async function measure(): Promise<Session> {
-  const commit = (await git(["rev-parse", "--short", "HEAD"])).trim();
-  // Library sources changed but not committed are measured too: say which.
-  const dirty = (await git(["status", "--porcelain", "--", "*.ts"]))
-    .split("\n")
-    .map((line) => line.slice(3))
-    .filter((path) =>
-      path && !path.startsWith("bench/") && !path.includes("/")
-    );
   const tmp = await Deno.makeTempDir({ prefix: "ws-native-bench-" });
+  let commit: string;
+  let dirty: string[] = [];
+  if (at !== undefined) {
+    // A snapshot of the commit, so that edits to the working tree while
+    // the benchmark runs change nothing measured.
+    commit = (await git(["rev-parse", "--short", at])).trim();
+    if (commit === "") throw new Error(`Unknown revision ${at}`);
+    await Deno.mkdir(`${tmp}/src`);
+    const extract = await new Deno.Command("sh", {
+      args: [
+        "-c",
+        'git -C "$0" archive --format=tar "$1" | tar -x -C "$2"',
+        root,
+        commit,
+        `${tmp}/src`,
+      ],
+    }).output();
+    if (!extract.success) throw new Error(`Cannot extract ${commit}`);
+    benchDir = `${tmp}/src/bench/`;
+  } else {
+    commit = (await git(["rev-parse", "--short", "HEAD"])).trim();
+    // Library sources changed but not committed are measured too: say
+    // which.
+    dirty = (await git(["status", "--porcelain", "--", "*.ts"]))
+      .split("\n")
+      .map((line) => line.slice(3))
+      .filter((path) =>
+        path && !path.startsWith("bench/") && !path.includes("/")
+      );
+  }
   const runs: Run[] = [];
   const started = performance.now();
   try {
