@@ -363,6 +363,11 @@ export interface FrameDecoderOptions {
 export const DEFAULT_MAX_FRAME_SIZE = 64 * 1024 * 1024;
 
 const EMPTY = new Uint8Array(0);
+// Scratch space every decoder shares, used only within one synchronous
+// call: a header split across chunks, a mask key turned to an offset. Per
+// decoder, they would be memory held by every idle connection.
+const SCRATCH = new Uint8Array(MAX_HEADER_SIZE);
+const ROTATED_KEY = new Uint8Array(4);
 
 /**
  * An incremental frame decoder over a queue of chunks. Push bytes as they
@@ -387,7 +392,6 @@ export class FrameDecoder {
   #head = 0; // the first chunk in use: a shift per chunk would be quadratic
   #offset = 0; // into #chunks[#head]
   #buffered = 0;
-  #scratch = new Uint8Array(MAX_HEADER_SIZE);
   #role: "client" | "server" | undefined;
   #maxFrameSize: number;
   #continuationLimit = Infinity;
@@ -397,8 +401,7 @@ export class FrameDecoder {
   #first = 0;
   #length = -1;
   #maskKey: Uint8Array | undefined;
-  #keyBuffer = new Uint8Array(4);
-  #rotatedKey = new Uint8Array(4);
+  #keyBuffer: Uint8Array | undefined; // made for the first masked frame
   #copied = false;
   #direct: Uint8Array | undefined;
   #directFilled = 0;
@@ -561,7 +564,7 @@ export class FrameDecoder {
         applyMask(bytes, key, payload);
       }
       // The rest of the payload is masked from key byte n mod 4 on.
-      const rotated = this.#rotatedKey;
+      const rotated = ROTATED_KEY;
       for (let i = 0; i < 4; i++) rotated[i] = key[(n + i) & 3];
       key.set(rotated);
     }
@@ -709,7 +712,7 @@ export class FrameDecoder {
       const k = headerSize - 4;
       // One key buffer, reused: a small allocation per frame costs more
       // than decoding the frame.
-      const key = this.#keyBuffer;
+      const key = this.#keyBuffer ??= new Uint8Array(4);
       key[0] = header[k];
       key[1] = header[k + 1];
       key[2] = header[k + 2];
@@ -736,7 +739,7 @@ export class FrameDecoder {
   // The next n (≤ 14) bytes without consuming them.
   #peek(n: number): Uint8Array {
     const chunk = this.#chunks[this.#head];
-    const scratch = this.#scratch;
+    const scratch = SCRATCH;
     if (chunk.length - this.#offset >= n) {
       // Copied, not viewed: a view is an allocation per header.
       const o = this.#offset;
@@ -788,7 +791,7 @@ export class FrameDecoder {
       return bytes;
     }
     const bytes = new Uint8Array(n);
-    const rotated = this.#rotatedKey;
+    const rotated = ROTATED_KEY;
     let filled = 0;
     while (filled < n) {
       const c = this.#chunks[this.#head];

@@ -121,6 +121,8 @@ const DIRECT_READ_MINIMUM = 128 * 1024;
 // Frames up to this size are encoded into the arena (see #queueSmall).
 const ARENA_FRAME_LIMIT = 1024;
 const ARENA_SIZE = 16 * 1024;
+let sharedArena = EMPTY;
+let sharedArenaEnd = 0;
 // Masked frames at least this large are built in segments taken from a
 // small process-wide pool, each given back once written (see release): a
 // fresh buffer per message costs its allocation and page faults, several
@@ -530,9 +532,12 @@ export class WebSocketProtocol implements ProtocolMachine {
     this.#state = this.#closeReceived ? "closed" : "closing";
   }
 
-  // Small frames are encoded straight into an append-only arena of our
-  // own; the bytes queued since the last take leave as one chunk, so many
-  // frames cost one write and no allocation each.
+  // Small frames are encoded straight into an append-only arena shared by
+  // every machine of the process; the bytes a machine queued since its last
+  // take leave as one chunk, so many frames cost one write and no
+  // allocation each, and an idle connection holds no arena of its own.
+  // A machine's region is [#arenaStart, #arenaEnd) of #arena; once another
+  // machine has appended after it, its next frame starts a new region.
   #arena = EMPTY;
   #arenaStart = 0;
   #arenaEnd = 0;
@@ -547,15 +552,25 @@ export class WebSocketProtocol implements ProtocolMachine {
   }
 
   #reserve(n: number): number {
-    if (this.#arena.length - this.#arenaEnd < n) {
-      this.#cutArena();
+    if (sharedArena.length - sharedArenaEnd < n) {
       // Taken chunks keep the old arena alive; the new one starts empty.
-      this.#arena = new Uint8Array(ARENA_SIZE);
-      this.#arenaStart = this.#arenaEnd = 0;
+      sharedArena = new Uint8Array(ARENA_SIZE);
+      sharedArenaEnd = 0;
     }
-    const at = this.#arenaEnd;
-    this.#arenaEnd += n;
+    if (this.#arena !== sharedArena || this.#arenaEnd !== sharedArenaEnd) {
+      this.#cutArena();
+      this.#arena = sharedArena;
+      this.#arenaStart = sharedArenaEnd;
+    }
+    const at = sharedArenaEnd;
+    this.#arenaEnd = sharedArenaEnd = at + n;
     return at;
+  }
+
+  // Gives back the end of the region reserved last (by this machine, in the
+  // same synchronous step).
+  #unreserve(at: number): void {
+    this.#arenaEnd = sharedArenaEnd = at;
   }
 
   // Encodes a frame of at most ARENA_FRAME_LIMIT bytes into the arena,
@@ -594,7 +609,7 @@ export class WebSocketProtocol implements ProtocolMachine {
       for (let i = 0; i < length; i++) {
         const c = text.charCodeAt(i);
         if (c >= 0x80) {
-          this.#arenaEnd = at;
+          this.#unreserve(at);
           return false;
         }
         a[o + i] = c;

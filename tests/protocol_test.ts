@@ -14,7 +14,7 @@ import {
   WebSocketProtocol,
   type WebSocketProtocolOptions,
 } from "../protocol.ts";
-import { concat, everySplit, randomBytes } from "./_util.ts";
+import { concat, everySplit, mulberry32, randomBytes } from "./_util.ts";
 
 type Role = "client" | "server";
 const ROLES: Role[] = ["client", "server"];
@@ -1338,4 +1338,34 @@ Deno.test("WebSocketProtocol (client) masks large frames in segments, reused onl
     event.type === "message" && event.data,
     randomBytes(300_000, 8),
   );
+});
+
+Deno.test("WebSocketProtocol machines that queue small frames in turn keep their own bytes", () => {
+  const random = mulberry32(11);
+  const senders = [0, 1, 2].map((i) =>
+    new WebSocketProtocol({ role: i === 1 ? "client" : "server" })
+  );
+  const sent: string[][] = [[], [], []];
+  // Enough frames to fill several shared arenas, in a random interleaving,
+  // some taken early, some with non-ASCII text that is encoded apart.
+  const taken: Uint8Array[][] = [[], [], []];
+  for (let n = 0; n < 3000; n++) {
+    const i = Math.floor(random() * 3);
+    const text = `${n} `.repeat(1 + Math.floor(random() * 60)) +
+      (random() < 0.1 ? "é" : "");
+    senders[i].send(text);
+    sent[i].push(text);
+    if (random() < 0.2) taken[i].push(...senders[i].takeOutgoing());
+  }
+  for (let i = 0; i < 3; i++) {
+    taken[i].push(...senders[i].takeOutgoing());
+    const receiver = new WebSocketProtocol({
+      role: i === 1 ? "server" : "client",
+    });
+    for (const chunk of taken[i]) receiver.receive(chunk.slice());
+    const got = receiver.takeEvents().map((e) =>
+      e.type === "message" ? e.data : e.type
+    );
+    assert.deepEqual(got, sent[i]);
+  }
 });
