@@ -30,6 +30,7 @@
  */
 
 import { ProtocolError } from "./errors.ts";
+import { sha1 } from "./_sha1.ts";
 
 /** The GUID of RFC 6455 section 1.3, appended to the key before hashing. */
 export const WEBSOCKET_GUID = "258EAFA5-E914-47DA-95CA-C5AB0DC85B11";
@@ -724,7 +725,8 @@ export function isValidClientKey(key: string): boolean {
 
 /**
  * The `Sec-WebSocket-Accept` for a key: base64 of the SHA-1 of the key and
- * the RFC's GUID (Web Crypto, hence a promise).
+ * the RFC's GUID. Computed at once; a promise for the signature it had when
+ * it used Web Crypto.
  *
  * @param key The client's `Sec-WebSocket-Key`.
  * @returns The accept value.
@@ -736,13 +738,19 @@ export function isValidClientKey(key: string): boolean {
  * console.log(await computeAccept("dGhlIHNhbXBsZSBub25jZQ==")); // s3pPLMBiTxaQ9kYGzzhZRbK+xOo=
  * ```
  */
-export async function computeAccept(key: string): Promise<string> {
+export function computeAccept(key: string): Promise<string> {
+  return Promise.resolve(acceptFor(key));
+}
+
+// The accept value, synchronously: a 60-byte SHA-1 in JavaScript takes a
+// microsecond, Web Crypto's digest a trip through a thread pool.
+function acceptFor(key: string): string {
   const text = key + WEBSOCKET_GUID;
   // A valid key is printable ASCII: its bytes are its char codes.
   const data = /^[\x20-\x7e]*$/.test(text)
     ? encodeLatin1(text)
     : new TextEncoder().encode(text);
-  return base64(new Uint8Array(await crypto.subtle.digest("SHA-1", data)));
+  return base64(sha1(data));
 }
 
 /** What a valid upgrade request asks for. */
@@ -941,9 +949,20 @@ function encodeLatin1(text: string): Uint8Array<ArrayBuffer> {
  * console.log(new TextDecoder().decode(bytes).includes("s3pPLMBiTxaQ9kYGzzhZRbK+xOo=")); // true
  * ```
  */
-export async function buildUpgradeResponse(
+export function buildUpgradeResponse(
   init: UpgradeResponseInit,
 ): Promise<Uint8Array<ArrayBuffer>> {
+  try {
+    return Promise.resolve(upgradeResponseBytes(init));
+  } catch (error) {
+    return Promise.reject(error);
+  }
+}
+
+// buildUpgradeResponse, synchronously.
+function upgradeResponseBytes(
+  init: UpgradeResponseInit,
+): Uint8Array<ArrayBuffer> {
   if (
     init.headers === undefined &&
     (init.protocol === undefined || PLAIN_VALUE.test(init.protocol)) &&
@@ -951,7 +970,7 @@ export async function buildUpgradeResponse(
   ) {
     // The usual response, written directly: the same bytes as through
     // Headers (lower-case names, sorted), without its validation and sort.
-    const accept = await computeAccept(init.key);
+    const accept = acceptFor(init.key);
     let text = "HTTP/1.1 101 Switching Protocols\r\nconnection: Upgrade\r\n" +
       `sec-websocket-accept: ${accept}\r\n`;
     if (init.extensions) {
@@ -965,7 +984,7 @@ export async function buildUpgradeResponse(
   const headers = new Headers(init.headers);
   headers.set("Upgrade", "websocket");
   headers.set("Connection", "Upgrade");
-  headers.set("Sec-WebSocket-Accept", await computeAccept(init.key));
+  headers.set("Sec-WebSocket-Accept", acceptFor(init.key));
   if (init.protocol !== undefined) {
     headers.set("Sec-WebSocket-Protocol", init.protocol);
   }
@@ -1118,10 +1137,22 @@ export interface UpgradeResponseInfo {
  * }
  * ```
  */
-export async function validateUpgradeResponse(
+export function validateUpgradeResponse(
   response: ResponseHead,
   options: ValidateResponseOptions,
 ): Promise<UpgradeResponseInfo> {
+  try {
+    return Promise.resolve(checkUpgradeResponse(response, options));
+  } catch (error) {
+    return Promise.reject(error);
+  }
+}
+
+// validateUpgradeResponse, synchronously.
+function checkUpgradeResponse(
+  response: ResponseHead,
+  options: ValidateResponseOptions,
+): UpgradeResponseInfo {
   const { headers } = response;
   const snapshot = {
     status: response.status,
@@ -1150,7 +1181,7 @@ export async function validateUpgradeResponse(
     );
   }
   const accept = headers.get("sec-websocket-accept");
-  if (accept !== await computeAccept(options.key)) {
+  if (accept !== acceptFor(options.key)) {
     throw new ProtocolError(
       "BAD_ACCEPT",
       "Invalid upgrade response: Sec-WebSocket-Accept does not match the key",
