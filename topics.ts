@@ -83,12 +83,6 @@ export interface PublishOptions {
 
 const noop = () => {};
 
-// Bytes a hub gave a connection that are not yet written.
-interface Outstanding {
-  bytes: number;
-  batch: { promise: Promise<void>; bytes: number } | undefined;
-}
-
 /**
  * A hub of topics. Subscriptions of a connection end by themselves once it
  * closes. Publishing never waits: each subscriber's copy is queued on its
@@ -109,7 +103,6 @@ export class Topics implements Disposable {
   #subscribers = new Map<string, Set<Conn>>();
   #topicsOf = new Map<Conn, Set<string>>();
   #joining = new Map<string, Promise<void>>(); // bus subscriptions under way
-  #outstanding = new Map<Conn, Outstanding>();
   #maxBufferedBytes: number;
   #slowPolicy: SlowPolicy;
   #closeCode: number;
@@ -269,43 +262,22 @@ export class Topics implements Disposable {
     const max = this.#maxBufferedBytes;
     let prepared: PreparedMessage | undefined;
     let sent = 0;
-    const outstanding = this.#outstanding;
     for (const conn of conns) {
       if (conn === exclude) continue;
-      let out = outstanding.get(conn);
-      if (Math.max(conn.bufferedAmount, out?.bytes ?? 0) > max) {
+      // Counts a message from the moment send() queues it, so a burst in
+      // one turn meets the bound too.
+      if (conn.bufferedAmount > max) {
         this.#slow(conn, topic);
         continue;
       }
       prepared ??= new PreparedMessage(data);
-      const promise = conn.send(prepared, sendOptions);
-      if (out === undefined) {
-        out = { bytes: 0, batch: undefined };
-        outstanding.set(conn, out);
-      }
-      if (out.batch?.promise !== promise) this.#track(conn, out, promise);
-      out.batch!.bytes += prepared.frame.length;
-      out.bytes += prepared.frame.length;
+      // Never waited for: a slow subscriber must not hold up the others. A
+      // send that fails means the connection is closing; its subscriptions
+      // end once it has closed.
+      conn.send(prepared, sendOptions).catch(noop);
       sent++;
     }
     return sent;
-  }
-
-  // Counts the bytes given to a connection until its write of them is done.
-  // `conn.bufferedAmount` counts bytes only once the connection's write loop
-  // has taken them, a turn later, so a burst of publishes in one turn would
-  // pass the bound unseen. Sends in one turn share one promise: one handler
-  // per batch, not per message.
-  #track(conn: Conn, out: Outstanding, promise: Promise<void>): void {
-    const batch = { promise, bytes: 0 };
-    out.batch = batch;
-    const release = () => {
-      out.bytes -= batch.bytes;
-      if (out.batch === batch) this.#outstanding.delete(conn);
-    };
-    // A send that fails means the connection is closing: its
-    // subscriptions end when it has closed.
-    promise.then(release, release);
   }
 
   #slow(conn: Conn, topic: string): void {
