@@ -906,27 +906,29 @@ export class Conn implements AsyncDisposable, AsyncIterable<Message> {
     }
     this.#onClose?.();
     const info = this.#closeInfo();
-    const error = new ConnectionClosedError(info, undefined, {
-      cause: this.#machine.error ?? this.#aborted,
-    });
-    for (const ping of this.#pings.splice(0)) ping.done.reject(error);
     if (this.#queuedBytes + this.#inflightBytes > 0) this.#lost = true;
     this.#inflightBytes = 0;
-    const room = this.#room;
-    this.#room = undefined;
-    room?.reject(error);
-    const batch = this.#batch;
-    this.#batch = undefined;
-    this.#queue = [];
     this.#queuedBytes = 0;
-    batch?.reject(error);
-    batch?.promise.catch(() => {});
-    // The batch on the socket now settles too, whether its write then
-    // fails (the transport is closed) or never returns.
+    const room = this.#room;
+    const batch = this.#batch;
+    // The batch on the socket settles too, whether its write then fails
+    // (the transport is closed) or never returns.
     const inflight = this.#inflight;
-    this.#inflight = undefined;
-    inflight?.reject(error);
-    inflight?.promise.catch(() => {});
+    this.#room = this.#batch = this.#inflight = undefined;
+    if (this.#queue.length > 0) this.#queue = [];
+    // Made only when someone waits: most connections end with nothing
+    // pending.
+    if (this.#pings.length > 0 || room || batch || inflight) {
+      const error = new ConnectionClosedError(info, undefined, {
+        cause: this.#machine.error ?? this.#aborted,
+      });
+      for (const ping of this.#pings.splice(0)) ping.done.reject(error);
+      room?.reject(error);
+      batch?.reject(error);
+      batch?.promise.catch(() => {});
+      inflight?.reject(error);
+      inflight?.promise.catch(() => {});
+    }
     const reader = this.#reader;
     this.#reader = undefined;
     reader?.resolve();

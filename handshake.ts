@@ -1072,25 +1072,46 @@ export function hostHeader(url: URL): string {
 export function buildUpgradeRequest(
   init: UpgradeRequestInit,
 ): Uint8Array<ArrayBuffer> {
+  const protocols = init.protocols ?? [];
+  for (const protocol of protocols) {
+    if (!TOKEN.test(protocol)) {
+      throw new TypeError(
+        `Invalid subprotocol ${JSON.stringify(protocol)}: not a token`,
+      );
+    }
+  }
+  const target = (init.url.pathname || "/") + init.url.search;
+  const { origin, extensions, key } = init;
+  if (
+    init.headers === undefined && PLAIN_VALUE.test(key) &&
+    (origin === undefined || PLAIN_VALUE.test(origin)) &&
+    (!extensions || PLAIN_VALUE.test(extensions))
+  ) {
+    // The usual request, written directly: the same bytes as through
+    // Headers (lower-case names, sorted), without its validation and sort.
+    let text = `GET ${target} HTTP/1.1\r\nconnection: Upgrade\r\n` +
+      `host: ${hostHeader(init.url)}\r\n`;
+    if (origin !== undefined) text += `origin: ${origin}\r\n`;
+    if (extensions) text += `sec-websocket-extensions: ${extensions}\r\n`;
+    text += `sec-websocket-key: ${key}\r\n`;
+    if (protocols.length > 0) {
+      text += `sec-websocket-protocol: ${protocols.join(", ")}\r\n`;
+    }
+    return encodeLatin1(
+      text + "sec-websocket-version: 13\r\nupgrade: websocket\r\n\r\n",
+    );
+  }
   const headers = new Headers(init.headers);
   headers.set("Host", hostHeader(init.url));
   headers.set("Upgrade", "websocket");
   headers.set("Connection", "Upgrade");
-  headers.set("Sec-WebSocket-Key", init.key);
+  headers.set("Sec-WebSocket-Key", key);
   headers.set("Sec-WebSocket-Version", "13");
-  if (init.protocols && init.protocols.length > 0) {
-    for (const protocol of init.protocols) {
-      if (!TOKEN.test(protocol)) {
-        throw new TypeError(
-          `Invalid subprotocol ${JSON.stringify(protocol)}: not a token`,
-        );
-      }
-    }
-    headers.set("Sec-WebSocket-Protocol", init.protocols.join(", "));
+  if (protocols.length > 0) {
+    headers.set("Sec-WebSocket-Protocol", protocols.join(", "));
   }
-  if (init.origin !== undefined) headers.set("Origin", init.origin);
-  if (init.extensions) headers.set("Sec-WebSocket-Extensions", init.extensions);
-  const target = (init.url.pathname || "/") + init.url.search;
+  if (origin !== undefined) headers.set("Origin", origin);
+  if (extensions) headers.set("Sec-WebSocket-Extensions", extensions);
   return encodeLatin1(headLines(`GET ${target} HTTP/1.1`, headers));
 }
 
