@@ -231,7 +231,7 @@ export class Conn implements AsyncDisposable, AsyncIterable<Message> {
   #role: "client" | "server";
   #transport: Transport;
   #machine: ProtocolMachine;
-  #closeTimer: ReturnType<typeof setTimeout> | undefined;
+  #closeTimer: Expiry | undefined;
   // The close echo's timer: an immediate (one macrotask) once drained,
   // a timeout while messages wait.
   #echoTimer:
@@ -671,10 +671,11 @@ export class Conn implements AsyncDisposable, AsyncIterable<Message> {
   // timer: past closeTimeout the socket is dropped.
   #startClosing(): void {
     if (this.#closeTimer !== undefined || this.#done) return;
-    this.#closeTimer = setTimeout(() => {
-      this.#closeTimer = undefined;
-      this.abort(timeoutError("Closing handshake"));
-    }, this.closeTimeout);
+    // On the shared timer list of its duration: one platform timer for
+    // every connection closing at once.
+    const timer = this.#closeTimer = new Expiry();
+    timer.fire = () => this.abort(timeoutError("Closing handshake"));
+    schedule(timer, this.closeTimeout);
   }
 
   #scheduleKeepalive(): void {
@@ -892,7 +893,7 @@ export class Conn implements AsyncDisposable, AsyncIterable<Message> {
   #finish(): void {
     if (this.#done) return;
     this.#done = true;
-    clearTimeout(this.#closeTimer);
+    if (this.#closeTimer) cancel(this.#closeTimer);
     this.#cancelCloseEcho();
     if (this.#keepalive) {
       cancel(this.#keepalive);
