@@ -129,6 +129,9 @@ let sharedArenaEnd = 0;
 // times the masking itself. At most POOL_LIMIT segments are kept.
 const SEGMENTED_FRAME = 64 * 1024;
 const SEGMENT_SIZE = 256 * 1024;
+// A segment has room past SEGMENT_SIZE for a frame's last few bytes, which
+// would otherwise leave as a write of their own.
+const SEGMENT_SLACK = 1024;
 const POOL_LIMIT = 16;
 const segmentPool: Uint8Array[] = [];
 // Chunks handed out by takeOutgoing() that are views of pooled segments.
@@ -687,14 +690,16 @@ export class WebSocketProtocol implements ProtocolMachine {
     headerSize: number,
   ): void {
     const length = payload.length;
-    let segment = segmentPool.pop() ?? new Uint8Array(SEGMENT_SIZE);
+    let segment = segmentPool.pop() ??
+      new Uint8Array(SEGMENT_SIZE + SEGMENT_SLACK);
     this.#maskKey(segment, headerSize - 4);
     const key = segment.slice(headerSize - 4, headerSize);
     encodeFrameHeader(segment, frame, length, key);
     const turned = new Uint8Array(4);
     let offset = headerSize;
     for (let i = 0; i < length;) {
-      const n = Math.min(SEGMENT_SIZE - offset, length - i);
+      let n = Math.min(SEGMENT_SIZE - offset, length - i);
+      if (length - i - n <= SEGMENT_SLACK) n = length - i;
       const body = segment.subarray(offset, offset + n);
       body.set(payload.subarray(i, i + n));
       for (let j = 0; j < 4; j++) turned[j] = key[(i + j) & 3];
@@ -704,7 +709,8 @@ export class WebSocketProtocol implements ProtocolMachine {
       this.#outgoing.push(chunk);
       i += n;
       if (i < length) {
-        segment = segmentPool.pop() ?? new Uint8Array(SEGMENT_SIZE);
+        segment = segmentPool.pop() ??
+          new Uint8Array(SEGMENT_SIZE + SEGMENT_SLACK);
         offset = 0;
       }
     }
