@@ -339,7 +339,11 @@ export class Conn implements AsyncDisposable, AsyncIterable<Message> {
     }, { highWaterMark: 0 });
   }
 
-  /** Messages to the peer; closing it closes the connection. Made on first use. */
+  /**
+   * Messages to the peer; closing it closes the connection. Each write
+   * resolves as {@linkcode Conn.send} does: once queued while the send
+   * buffer is under `sendBufferSize`. Made on first use.
+   */
   get writable(): WritableStream<Message> {
     return this.#writable ??= new WritableStream<Message>({
       write: (message) => this.send(message),

@@ -701,6 +701,13 @@ Deno.test("writeTimeout drops a peer that stops reading with a TimeoutError caus
     reason: "",
     wasClean: false,
   });
+  // The bytes accepted and never written are reported again.
+  await assert.rejects(conn.flush(), (e: unknown) => {
+    assert.ok(e instanceof ConnectionClosedError);
+    assert.equal((e.cause as DOMException).name, "TimeoutError");
+    return true;
+  });
+  await assert.rejects(conn.send("next"), ConnectionClosedError);
   peer.close();
 });
 
