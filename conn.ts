@@ -413,7 +413,7 @@ export class Conn implements AsyncDisposable, AsyncIterable<Message> {
     } catch (error) {
       return Promise.reject(error);
     }
-    this.#flush().catch(() => {});
+    this.#enqueue();
     if (this.#queuedBytes + this.#inflightBytes <= this.#sendBufferSize) {
       return Promise.resolve();
     }
@@ -445,7 +445,7 @@ export class Conn implements AsyncDisposable, AsyncIterable<Message> {
         ),
       );
     }
-    this.#flush().catch(() => {});
+    this.#enqueue();
     const last = this.#batch ?? this.#inflight;
     return last ? last.promise : Promise.resolve();
   }
@@ -956,11 +956,16 @@ export class Conn implements AsyncDisposable, AsyncIterable<Message> {
         ),
       );
     }
+    this.#enqueue();
+    return this.#batch?.promise ?? this.#writing ?? Promise.resolve();
+  }
+
+  // #flush without a promise, while open: the send path.
+  #enqueue(): void {
     if (this.#machine.hasOutgoing) this.#takeOutgoing();
-    const batch = this.#batch;
-    if (batch === undefined) return this.#writing ?? Promise.resolve();
-    if (!this.#writing) this.#writing = this.#writeLoop();
-    return batch.promise;
+    if (this.#batch !== undefined && !this.#writing) {
+      this.#writing = this.#writeLoop();
+    }
   }
 
   #takeOutgoing(): void {
