@@ -48,6 +48,7 @@ export {
   serve,
   type ServeOptions,
   type ServerVersion,
+  type TrustProxy,
   upgrade,
   type UpgradeOptions,
   type UpgradeSocketOptions,

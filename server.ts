@@ -42,11 +42,22 @@ import {
   type PerMessageDeflateOptions,
 } from "./permessage_deflate.ts";
 import { noDelay, readHead, writeAll } from "./_io.ts";
+import { peerInfo, serveHttp } from "./_http_server.ts";
+import type { TrustProxy } from "./_http1.ts";
+
+export type { TrustProxy } from "./_http1.ts";
 
 /** Facts about the peer, for hooks. */
 export interface PeerInfo {
   /** The peer's address, when the transport is a socket. */
   remoteAddr: Deno.Addr | undefined;
+  /**
+   * The client's IP address: the peer's, or, when the peer is a proxy
+   * trusted by the `trustProxy` option, the one it names in `Forwarded`
+   * (RFC 7239) or `X-Forwarded-For`. Undefined when the transport has no
+   * IP address (a Unix socket, an in-memory pair).
+   */
+  clientAddr: string | undefined;
 }
 
 /**
@@ -86,10 +97,59 @@ export interface UpgradeOptions extends ConnOptions {
     info: PeerInfo,
   ) => Response | void | undefined | Promise<Response | void | undefined>;
   /**
-   * Answers requests that are not WebSocket upgrades, so one port can also
-   * serve pages. By default: 426 Upgrade Required with `Upgrade: websocket`.
+   * Answers requests that are not WebSocket upgrades, as a fetch handler,
+   * so one port can also serve pages and an API. The connection is HTTP/1.1
+   * with keep-alive and pipelining (answered in order), and may be upgraded
+   * to a WebSocket by a later request. `request.body` streams the request
+   * body (Content-Length or chunked; `100 Continue` is sent when it is first
+   * read); `request.signal` aborts when the client disconnects or the server
+   * shuts down. The response streams out: with Content-Length when its size
+   * is known (a string, bytes, or a `content-length` you set), chunked
+   * otherwise. A fallback that throws is answered 500 without details (the
+   * error goes to `onError`). By default: 426 Upgrade Required with
+   * `Upgrade: websocket`, and the connection closes.
    */
   fallback?: (request: Request, info: PeerInfo) => Response | Promise<Response>;
+  /**
+   * The largest request body `fallback` may read, in bytes. A request that
+   * declares more gets 413 Content Too Large before `fallback` runs; a
+   * chunked body that grows past it fails the body stream with a
+   * {@linkcode ProtocolError} of status 413, answered with 413 if
+   * `fallback` throws it. Either way the connection closes.
+   * @default {16777216} (16 MiB)
+   */
+  maxBodySize?: number;
+  /**
+   * Longest wait, in milliseconds, for the next piece of a request body
+   * while `fallback` reads it; past it the body stream fails (status 408,
+   * answered with 408 if `fallback` throws it) and the connection closes.
+   * 0 for none.
+   * @default {30000}
+   */
+  bodyTimeout?: number;
+  /**
+   * Longest wait, in milliseconds, for the next request on a persistent
+   * HTTP connection (from the end of a response to the end of the next
+   * head); past it the connection is closed. 0 for none.
+   * @default {5000}
+   */
+  keepAliveTimeout?: number;
+  /**
+   * The most requests answered on one connection; the last is answered
+   * with `Connection: close`.
+   * @default {1000}
+   */
+  maxRequestsPerConnection?: number;
+  /**
+   * Which reverse proxies may name the client, for
+   * {@linkcode PeerInfo.clientAddr}: the number of proxies in front of the
+   * server (`1` for one nginx), their addresses, or a function of an
+   * address. Their `Forwarded` (RFC 7239) or else `X-Forwarded-For` header
+   * is read from the right, skipping trusted proxies. By default none is
+   * trusted and `clientAddr` is the peer's address: these headers are
+   * trivially forged by a client that connects directly.
+   */
+  trustProxy?: TrustProxy;
   /**
    * Longest time, in milliseconds, from accepting a socket to the end of
    * the opening handshake.
@@ -392,10 +452,15 @@ export function isOriginAllowed(
 
 /**
  * Runs the server side of the opening handshake on a socket you accepted,
- * and returns the connection. A request that is not a WebSocket upgrade
- * gets the `fallback` response; a bad one gets its exact HTTP error (400,
- * 403, 405, 426, 431); in both cases the socket is closed and the promise
- * rejects with a {@linkcode ProtocolError}.
+ * and returns the connection. A request that is not a WebSocket upgrade is
+ * answered by `fallback` for as long as the connection persists (a later
+ * upgrade on it resolves the promise); without `fallback` it gets 426. A bad
+ * request gets its exact HTTP error (400, 403, 405, 426, 431). When the
+ * connection ends without an upgrade, the socket is closed and the promise
+ * rejects with a {@linkcode ProtocolError}. For a listener of your own,
+ * `serve({ listener })` runs an accept loop that survives resets and
+ * descriptor exhaustion; a bare `for await` over a listener ends at the
+ * first socket reset before its accept.
  *
  * @param transport The accepted socket.
  * @param options Policies, limits, bytes already read.
@@ -432,38 +497,95 @@ export function upgrade(
 // disposes of): the timeout, the caller's signal, a server's shutdown.
 async function handshake(
   transport: Transport,
-  options: UpgradeOptions & { head?: Uint8Array; secure?: boolean },
+  options: UpgradeOptions & {
+    head?: Uint8Array;
+    secure?: boolean;
+    signal?: AbortSignal;
+    onError?: (error: unknown) => void;
+  },
   timer: Deadline,
+  onPlainHttp?: () => void,
 ): Promise<Conn> {
   using _timer = timer;
+  using deadlines = new DisposableStack();
   let method = "GET";
   let answered = false;
   try {
-    const { head, rest } = await readHead(
+    let { head, rest } = await readHead(
       transport,
       options.maxHeadSize ?? DEFAULT_MAX_HEAD_SIZE,
       timer,
       options.head,
+      "request",
     );
-    const parsed = parseRequestHead(head);
+    let parsed = parseRequestHead(head);
     method = parsed.method;
+    if (!isUpgradeRequest(parsed.headers)) {
+      if (!options.fallback) {
+        const response = upgradeRequired();
+        await respond(transport, response, method);
+        throw new ProtocolError(
+          "BAD_UPGRADE",
+          "Request is not a WebSocket upgrade",
+          { status: response.status },
+        );
+      }
+      // Plain HTTP requests, answered by `fallback` for as long as the
+      // connection persists: the loop has its own idle and body timeouts,
+      // so the handshake timeout stops; an abort (shutdown, the caller's
+      // signal) still ends the connection.
+      const stop = deadlines.use(
+        new Deadline(0, "HTTP connection", options.signal),
+      );
+      const outer = timer;
+      outer.onAbort(() => stop.abort(outer.reason));
+      outer[Symbol.dispose]();
+      onPlainHttp?.();
+      const handoff = await serveHttp(
+        transport,
+        { head, rest },
+        options.fallback,
+        {
+          secure: options.secure,
+          maxHeadSize: options.maxHeadSize,
+          maxBodySize: options.maxBodySize,
+          bodyTimeout: options.bodyTimeout,
+          idleTimeout: options.keepAliveTimeout,
+          maxRequests: options.maxRequestsPerConnection,
+          trustProxy: options.trustProxy,
+          onError: options.onError,
+          stop,
+        },
+      );
+      if (handoff === undefined) {
+        // The connection ended (and is closed) without an upgrade.
+        answered = true;
+        throw new ProtocolError(
+          "BAD_UPGRADE",
+          "Request is not a WebSocket upgrade",
+          { status: 426 },
+        );
+      }
+      // A WebSocket upgrade after plain requests: the handshake goes on
+      // from its head, under a timeout of its own.
+      ({ head, parsed, rest } = handoff);
+      method = parsed.method;
+      const later = deadlines.use(
+        new Deadline(
+          options.handshakeTimeout ?? DEFAULT_HANDSHAKE_TIMEOUT,
+          "Opening handshake",
+        ),
+      );
+      stop.onAbort(() => later.abort(stop.reason));
+      timer = later;
+    }
     const url = requestUrl(parsed, options.secure ?? false);
     // The Request is made only for the hooks that take one (and for
     // Conn.request, on first use).
     let made: Request | undefined;
     const request = () => made ??= makeRequest(head, url.href, parsed.method);
-    const info = (): PeerInfo => ({ remoteAddr: transport.remoteAddr });
-    if (!isUpgradeRequest(parsed.headers)) {
-      const response = options.fallback
-        ? await options.fallback(request(), info())
-        : upgradeRequired();
-      await respond(transport, response, method);
-      throw new ProtocolError(
-        "BAD_UPGRADE",
-        "Request is not a WebSocket upgrade",
-        { status: response.status },
-      );
-    }
+    const info = (): PeerInfo =>
+      peerInfo(transport, parsed.headers, options.trustProxy);
     const versions = options.versions ?? [13];
     // A request that names a Sec-WebSocket-Version is RFC 6455 (or hybi),
     // however broken; only the drafts leave it out.
@@ -676,6 +798,9 @@ class Server implements WebSocketServer {
   #upgradeOptions: ServeOptions & { secure: boolean };
   #conns = new Set<Conn>();
   #handshakes = new Set<Deadline>();
+  // Connections serving plain HTTP requests (fallback): no longer in their
+  // handshake, so not held against maxHandshakes, but stopped by shutdown.
+  #plainHttp = new Set<Deadline>();
   #active = 0; // sockets being served
   #drained: PromiseWithResolvers<void> | undefined;
   #failure: { error: unknown } | undefined;
@@ -799,8 +924,18 @@ class Server implements WebSocketServer {
       "Opening handshake",
     );
     this.#handshakes.add(timer);
+    const toPlainHttp = () => {
+      this.#handshakes.delete(timer);
+      this.#plainHttp.add(timer);
+      this.#freeSlot();
+    };
     try {
-      return await handshake(socket, this.#upgradeOptions, timer);
+      return await handshake(
+        socket,
+        this.#upgradeOptions,
+        timer,
+        toPlainHttp,
+      );
     } catch (error) {
       // Refused upgrades, fallback pages and timeouts end here: they are
       // the peer's business, not the application's.
@@ -816,10 +951,16 @@ class Server implements WebSocketServer {
       return undefined;
     } finally {
       this.#handshakes.delete(timer);
-      const slot = this.#slot;
-      this.#slot = undefined;
-      slot?.resolve();
+      this.#plainHttp.delete(timer);
+      this.#freeSlot();
     }
+  }
+
+  // Lets the accept loop go on, if it waits for a handshake slot.
+  #freeSlot(): void {
+    const slot = this.#slot;
+    this.#slot = undefined;
+    slot?.resolve();
   }
 
   // A pause of the accept loop that shutdown() cuts short.
@@ -842,6 +983,7 @@ class Server implements WebSocketServer {
       }
       this.#slot?.resolve();
       for (const handshake of this.#handshakes) handshake.abort();
+      for (const http of this.#plainHttp) http.abort();
       for (const conn of this.#conns) conn.close(1001).catch(() => {});
     }
     await this.finished;

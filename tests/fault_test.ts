@@ -165,3 +165,42 @@ Deno.test("serve() with maxHandshakes holds later clients in the backlog instead
     await server.shutdown();
   }
 });
+
+Deno.test("serve() does not hold handshake slots for kept-alive HTTP connections", async () => {
+  const { server, errors } = echoServer({
+    maxHandshakes: 1,
+    keepAliveTimeout: 60_000,
+    fallback: () => new Response("page"),
+  });
+  try {
+    using page = await Deno.connect({
+      hostname: "127.0.0.1",
+      port: server.addr.port,
+    });
+    await page.write(
+      new TextEncoder().encode("GET / HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n"),
+    );
+    const buffer = new Uint8Array(1024);
+    let answer = "";
+    while (!answer.includes("page")) {
+      const n = await page.read(buffer);
+      if (n === null) break;
+      answer += new TextDecoder().decode(buffer.subarray(0, n));
+    }
+    assert.match(answer, /^HTTP\/1\.1 200 OK/);
+    // The page's connection stays open for a minute; a WebSocket client is
+    // served now, not once it closes.
+    let timer: ReturnType<typeof setTimeout> | undefined;
+    const late = new Promise<string>((resolve) => {
+      timer = setTimeout(() => resolve("late"), 5_000);
+    });
+    const served = stillServing(`ws://127.0.0.1:${server.addr.port}/`).then(
+      () => "served",
+    );
+    assert.equal(await Promise.race([served, late]), "served");
+    clearTimeout(timer);
+    assert.deepEqual(errors, []);
+  } finally {
+    await server.shutdown();
+  }
+});

@@ -561,7 +561,7 @@ Deno.test("serve() answers 100 Continue only when the handler reads the body", a
 
 Deno.test("serve() closes idle connections and caps requests per connection", async () => {
   await using server = start(() => new Response("ok"), {
-    idleTimeout: 30,
+    keepAliveTimeout: 30,
     maxRequestsPerConnection: 2,
   });
   // Idle: the server closes after its timeout.
@@ -822,7 +822,7 @@ Deno.test("serve() shutdown closes idle keep-alive connections at once", async (
     port: 0,
     hostname: "127.0.0.1",
     onListen: () => {},
-    idleTimeout: 60_000,
+    keepAliveTimeout: 60_000,
     fallback: () => new Response("ok"),
   }, () => {});
   using socket = await Deno.connect({
