@@ -75,3 +75,4 @@ export {
 export { CloseCode, Opcode } from "./frame.ts";
 export type { PerMessageDeflateOptions } from "./permessage_deflate.ts";
 export { PreparedMessage } from "./prepared.ts";
+export { Topics, type TopicsOptions } from "./topics.ts";
