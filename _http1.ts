@@ -529,6 +529,44 @@ const OWN = new Set([
 ]);
 
 /**
+ * A response's own header fields, read in one pass: the lines to send
+ * (without the fields the server owns) and what the server needs to know
+ * of the others.
+ */
+export class ResponseFields {
+  /** The `name: value\r\n` lines to send, in the order `Headers` gives. */
+  lines = "";
+  /** The `content-length` value, if any. */
+  contentLength: string | null = null;
+  /** Whether `connection` holds `close`. */
+  close = false;
+  /** Whether a `date` field is present. */
+  date = false;
+
+  constructor(headers: Headers) {
+    // forEach walks the fields without the iterator protocol's objects.
+    headers.forEach((value, name) => {
+      if (OWN.has(name)) {
+        if (name === "content-length") this.contentLength = value;
+        else if (name === "connection") {
+          this.close = hasToken(value, "close");
+        }
+        return;
+      }
+      if (name === "date") this.date = true;
+      this.lines += `${name}: ${value}\r\n`;
+    });
+  }
+}
+
+function hasToken(value: string, token: string): boolean {
+  for (const part of value.split(",")) {
+    if (part.trim().toLowerCase() === token) return true;
+  }
+  return false;
+}
+
+/**
  * Encodes a response head: the status line, the response's own fields
  * except those about framing and the connection (the server sets those),
  * a `date` unless present, then `content-length` or
@@ -536,7 +574,7 @@ const OWN = new Set([
  *
  * @param status The status code.
  * @param statusText The reason phrase ("" picks the standard one).
- * @param headers The response's fields.
+ * @param headers The response's fields (or their {@linkcode ResponseFields}).
  * @param framing How the body is sent; `length` with "none" keeps the
  *   length for HEAD and 304 without a body.
  * @param connection `"close"`, `"keep-alive"` (for HTTP/1.0) or undefined.
@@ -546,21 +584,18 @@ const OWN = new Set([
 export function encodeResponseHead(
   status: number,
   statusText: string,
-  headers: Headers,
+  headers: Headers | ResponseFields,
   framing: ResponseFraming | { kind: "head"; length: number | undefined },
   connection: "close" | "keep-alive" | undefined,
   body?: Uint8Array,
 ): Uint8Array<ArrayBuffer> {
+  const fields = headers instanceof ResponseFields
+    ? headers
+    : new ResponseFields(headers);
   let text = `HTTP/1.1 ${status} ${
     statusText || STATUS_TEXT[status] || "Unknown"
-  }\r\n`;
-  let date = false;
-  for (const [name, value] of headers) {
-    if (OWN.has(name)) continue;
-    if (name === "date") date = true;
-    text += `${name}: ${value}\r\n`;
-  }
-  if (!date) text += dateHeaderLine();
+  }\r\n${fields.lines}`;
+  if (!fields.date) text += dateHeaderLine();
   if (framing.kind === "length") {
     text += `content-length: ${framing.length}\r\n`;
   } else if (framing.kind === "chunked") {

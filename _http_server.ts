@@ -22,9 +22,11 @@ import {
   type FieldSource,
   hasFieldToken,
   LAST_CHUNK,
+  LengthDecoder,
   type ParsedHead,
   parseHead,
   requestFraming,
+  ResponseFields,
   type ResponseFraming,
   responseHasNoBody,
   type TrustProxy,
@@ -99,10 +101,28 @@ export interface Handoff {
 const EMPTY: Uint8Array<ArrayBuffer> = new Uint8Array(0);
 // The largest body sent in the same write as its head (copied to join it).
 const COALESCE_LIMIT = 64 * 1024;
-// The largest chunk framed in the reusable scratch buffer.
+// The largest chunk framed in a pooled scratch buffer.
 const MAX_SCRATCH = 256 * 1024;
 const SMALL_READ = 16 * 1024;
-const LARGE_READ = 64 * 1024;
+// Body reads: large, as a body of known size asks for (a 1 MiB upload
+// comes in a few reads, not dozens); the buffer is given up after the body.
+const LARGE_READ = 256 * 1024;
+
+// Scratch buffers for chunk framing, shared by every connection of the
+// process: one is taken for a write and given back once it is written.
+const scratchPool: Uint8Array<ArrayBuffer>[] = [];
+const SCRATCH_POOL_LIMIT = 8;
+
+function takeScratch(need: number): Uint8Array<ArrayBuffer> | undefined {
+  if (need > MAX_SCRATCH + 1024) return undefined;
+  return scratchPool.pop() ?? new Uint8Array(MAX_SCRATCH + 1024);
+}
+
+function giveScratch(scratch: Uint8Array<ArrayBuffer> | undefined): void {
+  if (scratch && scratchPool.length < SCRATCH_POOL_LIMIT) {
+    scratchPool.push(scratch);
+  }
+}
 // Bytes and time given to a closing connection to take what the peer was
 // still sending, so that our last response is not lost to a reset.
 const LINGER_BYTES = 256 * 1024;
@@ -145,6 +165,14 @@ class Source {
 
   get reading(): boolean {
     return this.#pending !== undefined;
+  }
+
+  // Gives up a large read buffer once a body has been read, so that an
+  // idle connection keeps only a small one.
+  shrink(): void {
+    if (this.#buffer !== undefined && this.#buffer.length > SMALL_READ) {
+      this.#buffer = undefined;
+    }
   }
 
   // Reads once more (or joins the read in flight); never rejects: an error
@@ -218,6 +246,7 @@ class RequestBody {
   #stop: Deadline | undefined;
   #pulling: Promise<void> | undefined;
   #detached = false;
+  #pulled = false; // whether the stream has asked for bytes
 
   constructor(
     source: Source,
@@ -255,6 +284,7 @@ class RequestBody {
       controller.error(new TypeError("Request body is no longer available"));
       return;
     }
+    this.#pulled = true;
     try {
       const data = await this.#next();
       // Copied out, so that the read buffer serves the next read: cheaper
@@ -269,7 +299,25 @@ class RequestBody {
     }
   }
 
+  // Whether the body can be read here rather than through its stream: the
+  // stream never asked for bytes, so none are queued in it.
+  get untouched(): boolean {
+    return !this.#pulled && !this.#detached && !this.stream.locked;
+  }
+
+  // Takes the body over from its stream (see untouched): the stream stays
+  // locked, and the bytes come from next(), views of the read buffer that
+  // are valid until the next call.
+  detach(): void {
+    this.#detached = true;
+    this.stream.getReader();
+  }
+
   // The next body bytes (at least one chunk, unless the body ended).
+  next(): Promise<Uint8Array[]> {
+    return this.#next();
+  }
+
   async #next(): Promise<Uint8Array[]> {
     if (this.#expectContinue && !this.continueSent) {
       this.continueSent = true;
@@ -297,7 +345,9 @@ class RequestBody {
           this.#timeout,
           "Reading the request body",
           this.#stop,
-          LARGE_READ,
+          decoder instanceof LengthDecoder
+            ? Math.min(LARGE_READ, Math.max(SMALL_READ, decoder.remaining))
+            : LARGE_READ,
         );
       } catch (error) {
         if (error instanceof DOMException && error.name === "TimeoutError") {
@@ -460,6 +510,62 @@ function concatBytes(a: Uint8Array, b: Uint8Array): Uint8Array {
   return out;
 }
 
+// One chunk of the parts' bytes (none if they are empty), after `head`
+// and before the last chunk if `last`: in a pooled scratch buffer when it
+// fits (given back by the caller once written).
+function frameChunk(
+  parts: Uint8Array[],
+  head: Uint8Array | undefined,
+  last: boolean,
+): { bytes: Uint8Array; scratch: Uint8Array<ArrayBuffer> | undefined } {
+  let size = 0;
+  for (const part of parts) size += part.length;
+  const sizeLine = size > 0 ? size.toString(16) : "";
+  const total = (head?.length ?? 0) + (size > 0 ? sizeLine.length + 4 : 0) +
+    size + (last ? LAST_CHUNK.length : 0);
+  const scratch = takeScratch(total);
+  const out = scratch ? scratch.subarray(0, total) : new Uint8Array(total);
+  let o = 0;
+  if (head) {
+    out.set(head);
+    o = head.length;
+  }
+  if (size > 0) {
+    for (let i = 0; i < sizeLine.length; i++) out[o++] = sizeLine.charCodeAt(i);
+    out[o++] = 13;
+    out[o++] = 10;
+    for (const part of parts) {
+      out.set(part, o);
+      o += part.length;
+    }
+    out[o++] = 13;
+    out[o++] = 10;
+  }
+  if (last) out.set(LAST_CHUNK, o);
+  return { bytes: out, scratch };
+}
+
+// The parts' bytes after `head`, in one buffer (no copy for a lone part).
+function joinParts(
+  parts: Uint8Array[],
+  head: Uint8Array | undefined,
+): Uint8Array {
+  if (head === undefined && parts.length === 1) return parts[0];
+  let size = head?.length ?? 0;
+  for (const part of parts) size += part.length;
+  const out = new Uint8Array(size);
+  let o = 0;
+  if (head) {
+    out.set(head);
+    o = head.length;
+  }
+  for (const part of parts) {
+    out.set(part, o);
+    o += part.length;
+  }
+  return out;
+}
+
 const DIGITS = /^[0-9]+$/;
 
 /**
@@ -499,11 +605,16 @@ class HttpLoop {
   #stop: Deadline | undefined;
   #closed = false;
   #idle = new Expiry();
-  #scratch: Uint8Array<ArrayBuffer> = EMPTY;
   #info: PeerInfo | undefined;
   #waiting = false; // for the next request, with none of it received
+  #current: Aborter | undefined; // the request being answered
+  // One registration per connection: a stop closes a connection waiting
+  // for a request, and aborts the signal of the one being answered.
   #onStop = () => {
     if (this.#waiting) this.#close();
+    this.#current?.abort(
+      new DOMException("Server is shutting down", "AbortError"),
+    );
   };
 
   constructor(
@@ -647,7 +758,7 @@ class HttpLoop {
       );
     }
     const method = parsed.method;
-    const keepAlive = clientKeepsAlive(parsed) && count < this.#maxRequests;
+    let keepAlive = clientKeepsAlive(parsed) && count < this.#maxRequests;
     const decoder = bodyDecoder(framing);
     const body = decoder
       ? new RequestBody(this.#source, decoder, expectsContinue(parsed), {
@@ -657,7 +768,14 @@ class HttpLoop {
       })
       : undefined;
     const aborter = new Aborter();
-    const init: RequestInit = { method };
+    // The header fields go in with the init: one conversion, rather than
+    // an append call per field.
+    const list = parsed.headers.list;
+    const pairs: [string, string][] = new Array(list.length / 2);
+    for (let i = 0; i < list.length; i += 2) {
+      pairs[i / 2] = [list[i], list[i + 1]];
+    }
+    const init: RequestInit = { method, headers: pairs };
     if (body && method !== "GET" && method !== "HEAD") {
       init.body = body.stream;
       (init as { duplex?: string }).duplex = "half";
@@ -672,94 +790,69 @@ class HttpLoop {
         { status: 400, cause },
       );
     }
-    const headers = request.headers;
-    const list = parsed.headers.list;
-    for (let i = 0; i < list.length; i += 2) {
-      headers.append(list[i], list[i + 1]);
-    }
     // Without trusted proxies the facts are the connection's: made once.
     const info = this.#trustProxy === undefined
       ? this.#info ??= peerInfo(this.#transport, parsed.headers, undefined)
       : peerInfo(this.#transport, parsed.headers, this.#trustProxy);
 
-    // A server that stops aborts the request's signal: a streaming
-    // response is cancelled, and the connection closes after the response.
-    const onStop = () =>
-      aborter.abort(new DOMException("Server is shutting down", "AbortError"));
-    this.#stop?.onAbort(onStop);
+    // A server that stops aborts the request's signal (see #onStop): a
+    // streaming response is cancelled, and the connection closes after the
+    // response.
+    this.#current = aborter;
     try {
-      return await this.#answer(
-        request,
-        info,
-        parsed,
+      let response: Response;
+      try {
+        response = await this.#handler(request, info);
+        if (!(response instanceof Response)) {
+          throw new TypeError("Fetch handler did not return a Response");
+        }
+        if (response.status < 200) {
+          // Response.error(), or an interim status: not a final answer.
+          throw new TypeError(
+            `Fetch handler returned a response of status ${response.status}`,
+          );
+        }
+      } catch (error) {
+        if (body?.failure instanceof ProtocolError) {
+          response = errorResponse(body.failure);
+        } else {
+          // An abort the server caused (shutdown, client gone) is no bug.
+          if (body?.failure === undefined && !aborter.aborted) {
+            this.#onError(error);
+          }
+          response = internalError();
+        }
+      }
+      if (body && (body.failure !== undefined || body.awaitingContinue)) {
+        keepAlive = false;
+      }
+      if (this.#stop?.aborted) keepAlive = false;
+      const fields = new ResponseFields(response.headers);
+      // The application may end the connection too.
+      if (fields.close) keepAlive = false;
+      const completed = await this.#respond(
+        response,
+        fields,
+        method,
+        keepAlive,
+        parsed.version === "1.0",
         body,
         aborter,
-        keepAlive,
       );
+      if (body) this.#source.shrink();
+      if (!completed || !keepAlive) return false;
+      if (body && !body.done && !(await body.drain())) return false;
+      return !this.#stop?.aborted;
     } finally {
-      this.#stop?.offAbort(onStop);
+      this.#current = undefined;
     }
-  }
-
-  async #answer(
-    request: Request,
-    info: PeerInfo,
-    parsed: ParsedHead,
-    body: RequestBody | undefined,
-    aborter: Aborter,
-    keepAlive: boolean,
-  ): Promise<boolean> {
-    const method = parsed.method;
-    let response: Response;
-    try {
-      response = await this.#handler(request, info);
-      if (!(response instanceof Response)) {
-        throw new TypeError("Fetch handler did not return a Response");
-      }
-      if (response.status < 200) {
-        // Response.error(), or an interim status: not a final answer.
-        throw new TypeError(
-          `Fetch handler returned a response of status ${response.status}`,
-        );
-      }
-    } catch (error) {
-      if (body?.failure instanceof ProtocolError) {
-        response = errorResponse(body.failure);
-      } else {
-        // An abort the server caused (shutdown, client gone) is no bug.
-        if (body?.failure === undefined && !aborter.aborted) {
-          this.#onError(error);
-        }
-        response = internalError();
-      }
-    }
-    if (body && (body.failure !== undefined || body.awaitingContinue)) {
-      keepAlive = false;
-    }
-    if (this.#stop?.aborted) keepAlive = false;
-    // The application may end the connection too.
-    if (hasFieldToken(response.headers, "connection", "close")) {
-      keepAlive = false;
-    }
-    const http10 = parsed.version === "1.0";
-    const completed = await this.#respond(
-      response,
-      method,
-      keepAlive,
-      http10,
-      body,
-      aborter,
-    );
-    if (!completed) return false;
-    if (!keepAlive) return false;
-    if (body && !body.done && !(await body.drain())) return false;
-    return !this.#stop?.aborted;
   }
 
   // Writes the response; false when it could not be completed (the peer
   // left, the body failed, or the framing forces a close).
   async #respond(
     response: Response,
+    fields: ResponseFields,
     method: string,
     keepAlive: boolean,
     http10: boolean,
@@ -768,14 +861,32 @@ class HttpLoop {
   ): Promise<boolean> {
     const status = response.status;
     const noBody = responseHasNoBody(method, status);
-    const declaredText = response.headers.get("content-length");
+    const declaredText = fields.contentLength;
     let declared = declaredText !== null && DIGITS.test(declaredText)
       ? Number(declaredText)
       : undefined;
     if (declared !== undefined && !Number.isSafeInteger(declared)) {
       declared = undefined;
     }
+    const connection = !keepAlive ? "close" : http10 ? "keep-alive" : undefined;
     const stream = response.body;
+    if (
+      stream !== null && body !== undefined && stream === body.stream &&
+      declared === undefined && !noBody && body.untouched
+    ) {
+      // The request's own body sent back: read here and written as it
+      // arrives, without its stream.
+      body.detach();
+      return await this.#echo(
+        response,
+        fields,
+        method,
+        connection,
+        http10,
+        body,
+        aborter,
+      );
+    }
     let reader: ReadableStreamDefaultReader<unknown> | undefined;
     let ready: Uint8Array | undefined; // the first chunk, read to probe
     let next: Promise<ReadableStreamReadResult<unknown>> | undefined;
@@ -813,7 +924,6 @@ class HttpLoop {
         return await this.#writeError(internalError(), method);
       }
     }
-    const connection = !keepAlive ? "close" : http10 ? "keep-alive" : undefined;
     if (noBody) {
       if (stream !== null && !ended) {
         (reader ?? stream).cancel().catch(() => {});
@@ -826,7 +936,7 @@ class HttpLoop {
       const head = encodeResponseHead(
         status,
         response.statusText,
-        response.headers,
+        fields,
         { kind: "head", length },
         connection,
       );
@@ -847,7 +957,7 @@ class HttpLoop {
     const head = encodeResponseHead(
       status,
       response.statusText,
-      response.headers,
+      fields,
       framing,
       closeAfter ? "close" : connection,
       joined ? ready : undefined,
@@ -907,15 +1017,10 @@ class HttpLoop {
         }
         if (chunk.length === 0) continue;
         let out: Uint8Array;
+        let scratch: Uint8Array<ArrayBuffer> | undefined;
         if (framing.kind === "chunked") {
-          // One scratch buffer per connection: free again once written.
-          const need = chunk.length + (pendingHead?.length ?? 0) + 24;
-          if (this.#scratch.length < need && need <= MAX_SCRATCH) {
-            this.#scratch = new Uint8Array(
-              Math.max(need, 2 * this.#scratch.length),
-            );
-          }
-          out = encodeChunk(chunk, pendingHead, undefined, this.#scratch);
+          scratch = takeScratch(chunk.length + (pendingHead?.length ?? 0) + 24);
+          out = encodeChunk(chunk, pendingHead, undefined, scratch);
         } else {
           if (known !== undefined && sent + chunk.length > known) {
             chunk = chunk.subarray(0, known - sent);
@@ -924,7 +1029,9 @@ class HttpLoop {
         }
         pendingHead = undefined;
         sent += chunk.length;
-        if (!(await this.#write(out))) {
+        const written = await this.#write(out);
+        giveScratch(scratch);
+        if (!written) {
           onGone();
           return false;
         }
@@ -951,6 +1058,57 @@ class HttpLoop {
     return !closeAfter;
   }
 
+  // Sends the request's body back as the response's, straight from the
+  // read buffer: chunked (closed after, for HTTP/1.0), as a stream of
+  // unknown length would be, each read framed as one chunk.
+  async #echo(
+    response: Response,
+    fields: ResponseFields,
+    method: string,
+    connection: "close" | "keep-alive" | undefined,
+    http10: boolean,
+    body: RequestBody,
+    aborter: Aborter,
+  ): Promise<boolean> {
+    const chunked = !http10;
+    let pendingHead: Uint8Array | undefined = encodeResponseHead(
+      response.status,
+      response.statusText,
+      fields,
+      chunked ? { kind: "chunked" } : { kind: "none" },
+      chunked ? connection : "close",
+    );
+    // With none of the body there yet, the head goes at once; it goes with
+    // the first bytes otherwise (after the 100 that asks for them).
+    if (this.#source.buffered.length === 0 && !body.awaitingContinue) {
+      if (!(await this.#write(pendingHead))) return false;
+      pendingHead = undefined;
+    }
+    while (true) {
+      let parts: Uint8Array[];
+      try {
+        parts = await body.next();
+      } catch (error) {
+        body.failure ??= error;
+        if (!aborter.aborted) this.#onError(error);
+        // Nothing was sent yet: the failure can still be answered.
+        if (pendingHead) {
+          return await this.#writeError(internalError(), method);
+        }
+        return false;
+      }
+      const last = body.done;
+      const out = chunked
+        ? frameChunk(parts, pendingHead, last)
+        : { bytes: joinParts(parts, pendingHead), scratch: undefined };
+      pendingHead = undefined;
+      const written = out.bytes.length === 0 || await this.#write(out.bytes);
+      giveScratch(out.scratch);
+      if (!written) return false;
+      if (last) return chunked;
+    }
+  }
+
   async #writeError(response: Response, method: string): Promise<boolean> {
     const bytes = new Uint8Array(await response.arrayBuffer());
     const head = encodeResponseHead(
@@ -968,7 +1126,9 @@ class HttpLoop {
 
   async #write(bytes: Uint8Array): Promise<boolean> {
     try {
-      await writeAll(this.#transport, bytes);
+      const transport = this.#transport;
+      let n = await transport.write(bytes);
+      while (n < bytes.length) n += await transport.write(bytes.subarray(n));
       return true;
     } catch {
       return false;
