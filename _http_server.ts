@@ -420,7 +420,7 @@ class Aborter {
 class ServerRequest extends Request {
   #aborter: Aborter;
 
-  constructor(url: string, init: RequestInit, aborter: Aborter) {
+  constructor(url: string, init: RequestInit | undefined, aborter: Aborter) {
     super(url, init);
     this.#aborter = aborter;
   }
@@ -604,7 +604,15 @@ class HttpLoop {
   #onError: (error: unknown) => void;
   #stop: Deadline | undefined;
   #closed = false;
+  // Two idle expiries, used in turn: the next wait's is scheduled before
+  // the last one's is cancelled, so that the timer list they share never
+  // empties (and its platform timer is not cleared and set per request).
+  // Only the current one closes the connection.
   #idle = new Expiry();
+  #idleOther = new Expiry();
+  #idleCurrent: Expiry | undefined;
+  #idleTurn = false;
+  #reader: HeadReader;
   #info: PeerInfo | undefined;
   #waiting = false; // for the next request, with none of it received
   #current: Aborter | undefined; // the request being answered
@@ -635,7 +643,9 @@ class HttpLoop {
     this.#trustProxy = options.trustProxy;
     this.#onError = options.onError ?? ((error) => console.error(error));
     this.#stop = options.stop;
-    this.#idle.fire = () => this.#close();
+    this.#idle.fire = () => this.#idleFired(this.#idle);
+    this.#idleOther.fire = () => this.#idleFired(this.#idleOther);
+    this.#reader = new HeadReader(this.#maxHeadSize);
   }
 
   async run(first: FirstRequest): Promise<Handoff | undefined> {
@@ -645,7 +655,21 @@ class HttpLoop {
     } finally {
       this.#stop?.offAbort(this.#onStop);
       cancel(this.#idle);
+      cancel(this.#idleOther);
     }
+  }
+
+  #idleFired(expiry: Expiry): void {
+    if (expiry === this.#idleCurrent) this.#close();
+  }
+
+  // Starts the idle timeout of a wait for the next request.
+  #armIdle(): void {
+    this.#idleTurn = !this.#idleTurn;
+    const next = this.#idleTurn ? this.#idleOther : this.#idle;
+    schedule(next, this.#idleTimeout);
+    cancel(next === this.#idle ? this.#idleOther : this.#idle);
+    this.#idleCurrent = next;
   }
 
   async #run(first: FirstRequest): Promise<Handoff | undefined> {
@@ -695,9 +719,12 @@ class HttpLoop {
     { head: Uint8Array; parsed: ParsedHead } | undefined
   > {
     try {
-      return await this.#readHead(new HeadReader(this.#maxHeadSize));
+      // The reader is ready for the next head once it has returned one
+      // (after a fault, the connection closes).
+      return await this.#readHead(this.#reader);
     } finally {
-      cancel(this.#idle);
+      // Left scheduled (see #armIdle), but no longer able to close.
+      this.#idleCurrent = undefined;
     }
   }
 
@@ -729,7 +756,7 @@ class HttpLoop {
       // One timer per connection, re-armed per wait: on expiry the socket
       // is closed, which ends the read.
       if (!armed && this.#idleTimeout > 0) {
-        schedule(this.#idle, this.#idleTimeout);
+        this.#armIdle();
         armed = true;
       }
       this.#waiting = !started;
@@ -768,17 +795,15 @@ class HttpLoop {
       })
       : undefined;
     const aborter = new Aborter();
-    // The header fields go in with the init: one conversion, rather than
-    // an append call per field.
-    const list = parsed.headers.list;
-    const pairs: [string, string][] = new Array(list.length / 2);
-    for (let i = 0; i < list.length; i += 2) {
-      pairs[i / 2] = [list[i], list[i + 1]];
-    }
-    const init: RequestInit = { method, headers: pairs };
-    if (body && method !== "GET" && method !== "HEAD") {
-      init.body = body.stream;
-      (init as { duplex?: string }).duplex = "half";
+    // A GET without a body needs no init (its conversion is costly); the
+    // header fields are appended one by one, cheaper than as an init.
+    let init: RequestInit | undefined;
+    if (method !== "GET") {
+      init = { method };
+      if (body && method !== "HEAD") {
+        init.body = body.stream;
+        (init as { duplex?: string }).duplex = "half";
+      }
     }
     let request: Request;
     try {
@@ -789,6 +814,11 @@ class HttpLoop {
         "Invalid request: bad Host header or request target",
         { status: 400, cause },
       );
+    }
+    const headers = request.headers;
+    const list = parsed.headers.list;
+    for (let i = 0; i < list.length; i += 2) {
+      headers.append(list[i], list[i + 1]);
     }
     // Without trusted proxies the facts are the connection's: made once.
     const info = this.#trustProxy === undefined
