@@ -111,7 +111,7 @@ const LARGE_READ = 256 * 1024;
 // Scratch buffers for chunk framing, shared by every connection of the
 // process: one is taken for a write and given back once it is written.
 const scratchPool: Uint8Array<ArrayBuffer>[] = [];
-const SCRATCH_POOL_LIMIT = 8;
+const SCRATCH_POOL_LIMIT = 16;
 
 function takeScratch(need: number): Uint8Array<ArrayBuffer> | undefined {
   if (need > MAX_SCRATCH + 1024) return undefined;
@@ -147,16 +147,29 @@ export function peerInfo(
   };
 }
 
+// Bytes kept free before and after what a read brings, so that a chunk's
+// size line (and a head) and its CRLF (and the last chunk) can be written
+// around body bytes in place (see #echo).
+const ROOM_BEFORE = 16;
+const ROOM_AFTER = 8;
+// Large read buffers given up after a body, for the next large body of any
+// connection.
+const largeBuffers: Uint8Array<ArrayBuffer>[] = [];
+const LARGE_POOL_LIMIT = 8;
+
 // The socket's read side, with bytes read but not yet consumed, and at most
-// one read in flight, shared by whoever waits for more.
+// one read in flight, shared by whoever waits for more. The bytes of a read
+// buffer before `buffered` are consumed: nothing else refers to them (heads
+// and whatever is kept are copied out).
 class Source {
   readonly transport: Transport;
   buffered: Uint8Array = EMPTY;
   ended = false;
   #pending: Promise<void> | undefined;
   // The last read's buffer, reused for the next read once its bytes are
-  // consumed (whatever is kept of them is copied out).
-  #buffer: Uint8Array | undefined;
+  // consumed, and the window of it that reads fill.
+  #buffer: Uint8Array<ArrayBuffer> | undefined;
+  #window: Uint8Array<ArrayBuffer> | undefined;
 
   constructor(transport: Transport, initial: Uint8Array) {
     this.transport = transport;
@@ -167,11 +180,26 @@ class Source {
     return this.#pending !== undefined;
   }
 
+  // The memory of the last read's buffer, which no one else refers to.
+  get memory(): ArrayBufferLike | undefined {
+    return this.#buffer?.buffer;
+  }
+
   // Gives up a large read buffer once a body has been read, so that an
-  // idle connection keeps only a small one.
+  // idle connection keeps only a small one; it goes to the pool unless
+  // unconsumed bytes still lie in it.
   shrink(): void {
-    if (this.#buffer !== undefined && this.#buffer.length > SMALL_READ) {
-      this.#buffer = undefined;
+    const buffer = this.#buffer;
+    if (buffer === undefined || buffer.length <= SMALL_READ + ROOM_BEFORE) {
+      return;
+    }
+    this.#buffer = this.#window = undefined;
+    if (
+      buffer.length === LARGE_READ + ROOM_BEFORE + ROOM_AFTER &&
+      this.buffered.buffer !== buffer.buffer &&
+      largeBuffers.length < LARGE_POOL_LIMIT
+    ) {
+      largeBuffers.push(buffer);
     }
   }
 
@@ -183,23 +211,27 @@ class Source {
 
   async #read(size: number): Promise<void> {
     let buffer = this.#buffer;
+    let window = this.#window;
     if (
-      buffer === undefined || buffer.length < size ||
+      buffer === undefined || window === undefined || window.length < size ||
       this.buffered.length > 0
     ) {
-      buffer = new Uint8Array(size);
+      buffer = size === LARGE_READ ? largeBuffers.pop() : undefined;
+      buffer ??= new Uint8Array(size + ROOM_BEFORE + ROOM_AFTER);
+      window = buffer.subarray(ROOM_BEFORE, buffer.length - ROOM_AFTER);
     }
-    this.#buffer = undefined; // not reusable while a read fills it
+    this.#buffer = this.#window = undefined; // not reusable while a read fills it
     try {
-      const n = await this.transport.read(buffer);
+      const n = await this.transport.read(window);
       if (n === null) this.ended = true;
       else if (this.buffered.length === 0) {
-        this.buffered = buffer.subarray(0, n);
+        this.buffered = window.subarray(0, n);
         this.#buffer = buffer;
+        this.#window = window;
       } else {
         const joined = new Uint8Array(this.buffered.length + n);
         joined.set(this.buffered);
-        joined.set(buffer.subarray(0, n), this.buffered.length);
+        joined.set(window.subarray(0, n), this.buffered.length);
         this.buffered = joined;
       }
     } catch {
@@ -543,6 +575,41 @@ function frameChunk(
   }
   if (last) out.set(LAST_CHUNK, o);
   return { bytes: out, scratch };
+}
+
+// One chunk framed around its bytes where they lie in the read buffer: the
+// size line (after `head`) goes in the consumed bytes before them, the CRLF
+// (and the last chunk) in the free room after them. Undefined when there
+// is no room, or bytes after them are still to be read.
+function frameInPlace(
+  parts: Uint8Array[],
+  head: Uint8Array | undefined,
+  last: boolean,
+  source: Source,
+): { bytes: Uint8Array; scratch: undefined } | undefined {
+  if (parts.length !== 1 || source.buffered.length > 0) return undefined;
+  const data = parts[0];
+  if (data.buffer !== source.memory) return undefined;
+  const line = data.length.toString(16);
+  const before = (head?.length ?? 0) + line.length + 2;
+  const after = 2 + (last ? LAST_CHUNK.length : 0);
+  const start = data.byteOffset - before;
+  const end = data.byteOffset + data.length + after;
+  if (start < 0 || end > data.buffer.byteLength) return undefined;
+  const out = new Uint8Array(data.buffer, start, end - start);
+  let o = 0;
+  if (head) {
+    out.set(head);
+    o = head.length;
+  }
+  for (let i = 0; i < line.length; i++) out[o++] = line.charCodeAt(i);
+  out[o++] = 13;
+  out[o++] = 10;
+  o += data.length;
+  out[o++] = 13;
+  out[o++] = 10;
+  if (last) out.set(LAST_CHUNK, o);
+  return { bytes: out, scratch: undefined };
 }
 
 // The parts' bytes after `head`, in one buffer (no copy for a lone part).
@@ -1129,7 +1196,8 @@ class HttpLoop {
       }
       const last = body.done;
       const out = chunked
-        ? frameChunk(parts, pendingHead, last)
+        ? frameInPlace(parts, pendingHead, last, this.#source) ??
+          frameChunk(parts, pendingHead, last)
         : { bytes: joinParts(parts, pendingHead), scratch: undefined };
       pendingHead = undefined;
       const written = out.bytes.length === 0 || await this.#write(out.bytes);

@@ -1118,3 +1118,65 @@ Deno.test("serve() sends the head of a stream at once, before its first chunk", 
   assert.equal(responses[1].body, "data: late\n\n");
   assert.equal(responses[1].headers.get("transfer-encoding"), "chunked");
 });
+
+Deno.test("serveHttp() echoes request bodies back in every split, the requests after them intact", async () => {
+  const input = encoder.encode(
+    "POST /a HTTP/1.1\r\nHost: x\r\nContent-Length: 5\r\n\r\nhello" +
+      "POST /b HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n" +
+      "3\r\nabc\r\n2\r\nde\r\n0\r\n\r\n" +
+      "PUT /c HTTP/1.1\r\nHost: x\r\nContent-Length: 3\r\n\r\nxyz" +
+      "GET /d HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n",
+  );
+  const handler = (request: Request) =>
+    new Response(request.body ?? "end", {
+      headers: { "x-path": new URL(request.url).pathname },
+    });
+  for (const parts of everySplit(input)) {
+    const { output } = await memoryExchange(parts, handler);
+    const responses = parseResponses(encoder.encode(output));
+    assert.deepEqual(
+      responses.map((r) => `${r.headers.get("x-path")} ${r.body}`),
+      ["/a hello", "/b abcde", "/c xyz", "/d end"],
+      JSON.stringify(output),
+    );
+    assert.equal(responses[0].headers.get("transfer-encoding"), "chunked");
+  }
+});
+
+Deno.test("serveHttp() echoes a large body back whole, and to HTTP/1.0 by closing", async () => {
+  const data = randomBytes(700 * 1024 + 3, 11);
+  const head = (version: string) =>
+    encoder.encode(
+      `POST /big HTTP/${version}\r\nHost: x\r\nContent-Length: ${data.length}\r\n\r\n`,
+    );
+  const handler = (request: Request) => new Response(request.body);
+  for (const version of ["1.1", "1.0"]) {
+    const [client, server] = memoryPair(4 << 20);
+    await client.write(concat(head(version), data.subarray(0, 1000)));
+    const served = (async () => {
+      const first = await readHead(server, 16384, new AbortController().signal);
+      await serveHttp(server, first, handler, { idleTimeout: 0 });
+    })();
+    await client.write(data.subarray(1000));
+    await client.closeWrite();
+    await served;
+    const output: Uint8Array[] = [];
+    const buffer = new Uint8Array(65536);
+    while (true) {
+      const n = await client.read(buffer).catch(() => null);
+      if (n === null) break;
+      output.push(buffer.slice(0, n));
+    }
+    client.close();
+    const [response] = parseResponses(concat(...output));
+    assert.equal(response.status, 200);
+    assert.equal(
+      response.headers.get("transfer-encoding"),
+      version === "1.1" ? "chunked" : null,
+    );
+    assert.deepEqual(
+      Uint8Array.from(response.body, (c) => c.charCodeAt(0)),
+      data,
+    );
+  }
+});
