@@ -34,7 +34,11 @@ export type { Message, SendOptions } from "./machine.ts";
 export interface Transport {
   /** Reads into `p`; resolves with the count, or null at end of stream. */
   read(p: Uint8Array): Promise<number | null>;
-  /** Writes some of `p`; resolves with the count written. */
+  /**
+   * Writes some of `p`; resolves with the count written. `p` may be reused
+   * once the promise settles: a transport that keeps bytes longer copies
+   * them.
+   */
   write(p: Uint8Array): Promise<number>;
   /** Closes both directions at once. */
   close(): void;
@@ -376,8 +380,8 @@ export class Conn implements AsyncDisposable, AsyncIterable<Message> {
    * write waited for) while {@linkcode Conn.bufferedAmount} is at most
    * `sendBufferSize`; above it, once the socket has taken enough for the
    * buffer to be back at or under the mark. Use {@linkcode Conn.flush} to
-   * wait until it is written. A binary message larger than 16 KiB may be
-   * written from the caller's buffer: do not modify it before then. Rejects
+   * wait until it is written. The message is copied (or encoded) as it is
+   * queued: its bytes may be reused as soon as `send()` returns. Rejects
    * with {@linkcode ConnectionClosedError} once the connection is closing,
    * and a pending send rejects if the connection fails first. A message
    * whose send resolved and that then fails to be written is reported by

@@ -108,8 +108,8 @@ export function isValidCloseCode(code: number): boolean {
       (code >= 3000 && code <= 4999));
 }
 
-// Payloads at least this large are written after their header without being
-// copied into one buffer with it.
+// Payloads of our own at least this large are written after their header
+// without being copied into one buffer with it.
 const ZERO_COPY_THRESHOLD = 16 * 1024;
 
 const encoder = new TextEncoder();
@@ -123,10 +123,11 @@ const ARENA_FRAME_LIMIT = 1024;
 const ARENA_SIZE = 16 * 1024;
 let sharedArena = EMPTY;
 let sharedArenaEnd = 0;
-// Masked frames at least this large are built in segments taken from a
-// small process-wide pool, each given back once written (see release): a
-// fresh buffer per message costs its allocation and page faults, several
-// times the masking itself. At most POOL_LIMIT segments are kept.
+// Frames at least this large that are masked, or copied from the caller's
+// bytes, are built in segments taken from a small process-wide pool, each
+// given back once written (see release): a fresh buffer per message costs
+// its allocation and page faults, several times the masking or the copy.
+// At most POOL_LIMIT segments are kept.
 const SEGMENTED_FRAME = 64 * 1024;
 const SEGMENT_SIZE = 256 * 1024;
 // A segment has room past SEGMENT_SIZE for a frame's last few bytes, which
@@ -422,7 +423,9 @@ export class WebSocketProtocol implements ProtocolMachine {
         rsv1 = true;
       }
     }
-    this.#queueFrame(opcode, payload, rsv1);
+    // Bytes of our own (encoded text, a compressed payload) may be written
+    // as they are; the caller's may change once send() has returned.
+    this.#queueFrame(opcode, payload, rsv1, payload !== data);
   }
 
   /**
@@ -639,7 +642,12 @@ export class WebSocketProtocol implements ProtocolMachine {
     return true;
   }
 
-  #queueFrame(opcode: number, payload: Uint8Array, rsv1: boolean): void {
+  #queueFrame(
+    opcode: number,
+    payload: Uint8Array,
+    rsv1: boolean,
+    owned = false,
+  ): void {
     const length = payload.length;
     if (length <= ARENA_FRAME_LIMIT) {
       this.#queueSmall(
@@ -654,8 +662,10 @@ export class WebSocketProtocol implements ProtocolMachine {
     const masked = this.#role === "client";
     const headerSize = frameHeaderSize(length, masked);
     const frame = { opcode, rsv1 };
-    if (masked && length >= SEGMENTED_FRAME) {
-      this.#queueSegmented(frame, payload, headerSize);
+    if (
+      masked ? length >= SEGMENTED_FRAME : !owned && length >= SEGMENTED_FRAME
+    ) {
+      this.#queueSegmented(frame, payload, headerSize, masked);
     } else if (masked) {
       // Mask into our own buffer: the caller's bytes are never modified.
       const out = new Uint8Array(headerSize + length);
@@ -669,7 +679,7 @@ export class WebSocketProtocol implements ProtocolMachine {
       body.set(payload);
       applyMask(body, key, body);
       this.#outgoing.push(out);
-    } else if (length >= ZERO_COPY_THRESHOLD) {
+    } else if (owned && length >= ZERO_COPY_THRESHOLD) {
       const header = new Uint8Array(headerSize);
       encodeFrameHeader(header, frame, length);
       this.#outgoing.push(header, payload);
@@ -681,19 +691,24 @@ export class WebSocketProtocol implements ProtocolMachine {
     }
   }
 
-  // A large masked frame, in pooled segments: the header and the start of
+  // A large frame copied into pooled segments: the header and the start of
   // the payload in the first, the rest after it, each payload part copied
-  // natively then masked in place with the key turned to its offset.
+  // natively then, for a client, masked in place with the key turned to its
+  // offset.
   #queueSegmented(
     frame: { opcode: number; rsv1: boolean },
     payload: Uint8Array,
     headerSize: number,
+    masked: boolean,
   ): void {
     const length = payload.length;
     let segment = segmentPool.pop() ??
       new Uint8Array(SEGMENT_SIZE + SEGMENT_SLACK);
-    this.#maskKey(segment, headerSize - 4);
-    const key = segment.slice(headerSize - 4, headerSize);
+    let key: Uint8Array | undefined;
+    if (masked) {
+      this.#maskKey(segment, headerSize - 4);
+      key = segment.slice(headerSize - 4, headerSize);
+    }
     encodeFrameHeader(segment, frame, length, key);
     const turned = new Uint8Array(4);
     let offset = headerSize;
@@ -702,8 +717,10 @@ export class WebSocketProtocol implements ProtocolMachine {
       if (length - i - n <= SEGMENT_SLACK) n = length - i;
       const body = segment.subarray(offset, offset + n);
       body.set(payload.subarray(i, i + n));
-      for (let j = 0; j < 4; j++) turned[j] = key[(i + j) & 3];
-      applyMask(body, turned, body);
+      if (key) {
+        for (let j = 0; j < 4; j++) turned[j] = key[(i + j) & 3];
+        applyMask(body, turned, body);
+      }
       const chunk = segment.subarray(0, offset + n);
       lentSegments.set(chunk, segment);
       this.#outgoing.push(chunk);

@@ -1081,22 +1081,36 @@ Deno.test("WebSocketProtocol (client) draws a fresh masking key per frame by def
   assert.equal(keys.size, 8);
 });
 
-Deno.test("WebSocketProtocol (server) writes a large message as its header and the payload itself", () => {
-  const data = randomBytes(16 * 1024, 7);
+Deno.test("WebSocketProtocol (server) writes a large message of its own as its header and the payload itself", () => {
+  // Text is encoded into bytes of the machine's own: not copied again.
+  const text = "x".repeat(16 * 1024);
   const server = new WebSocketProtocol({ role: "server" });
-  server.send(data);
+  server.send(text);
   const chunks = server.takeOutgoing();
   assert.equal(chunks.length, 2);
-  assert.deepEqual(chunks[0], new Uint8Array([0x82, 0x7e, 0x40, 0x00]));
-  assert.equal(chunks[1], data, "the payload is not copied");
+  assert.deepEqual(chunks[0], new Uint8Array([0x81, 0x7e, 0x40, 0x00]));
+  assert.equal(chunks[1].length, 16 * 1024);
+  // The caller's bytes are copied, so that they may change once send()
+  // has returned: one chunk up to 64 KiB, pooled segments past it.
+  const data = randomBytes(16 * 1024, 7);
+  server.send(data);
+  const [copy, ...none] = server.takeOutgoing();
+  assert.equal(none.length, 0);
+  assert.deepEqual(
+    copy.subarray(0, 4),
+    new Uint8Array([0x82, 0x7e, 0x40, 0x00]),
+  );
+  assert.deepEqual(copy.subarray(4), data);
   const big = randomBytes(70_000, 8);
   server.send(big);
-  const [header, payload] = server.takeOutgoing();
+  const [segment, ...rest] = server.takeOutgoing();
+  assert.equal(rest.length, 0);
   assert.deepEqual(
-    header,
+    segment.subarray(0, 10),
     new Uint8Array([0x82, 0x7f, 0, 0, 0, 0, 0, 1, 0x11, 0x70]),
   );
-  assert.equal(payload, big);
+  assert.deepEqual(segment.subarray(10), big);
+  assert.notEqual(segment.buffer, big.buffer);
 });
 
 Deno.test("WebSocketProtocol (server) writes a small message as one chunk", () => {
@@ -1369,5 +1383,26 @@ Deno.test("WebSocketProtocol machines that queue small frames in turn keep their
       e.type === "message" ? e.data : e.type
     );
     assert.deepEqual(got, sent[i]);
+  }
+});
+
+Deno.test("WebSocketProtocol copies the caller's binary payload: changing it after send() changes nothing sent", () => {
+  for (const role of ROLES) {
+    for (const size of [2000, 20_000, 100_000, 600_000]) {
+      const sender = new WebSocketProtocol({ role });
+      const receiver = new WebSocketProtocol({
+        role: role === "client" ? "server" : "client",
+      });
+      const payload = randomBytes(size, size);
+      sender.send(payload);
+      payload.fill(0);
+      for (const chunk of sender.takeOutgoing()) receiver.receive(chunk);
+      const [event] = receiver.takeEvents();
+      assert.deepEqual(
+        event.type === "message" && event.data,
+        randomBytes(size, size),
+        `${role}, ${size} bytes`,
+      );
+    }
   }
 });
