@@ -519,11 +519,27 @@ function requestUrl(
 
 const SENTINEL = Symbol("pending");
 
-// Resolves after a few microtask turns: long enough for the body stream of
-// a Response made from a string or bytes to report its end, not long enough
-// to hold back a stream that is still producing.
-function shortly(): Promise<typeof SENTINEL> {
-  return Promise.resolve().then(() => {}).then(() => {}).then(() => SENTINEL);
+// What `promise` settled with within a few microtask turns, or SENTINEL:
+// long enough for the body stream of a Response made from a string or
+// bytes to report its end, not long enough to hold back a stream that is
+// still producing. Cheaper than a race with a timer of microtasks.
+async function settledSoon<T>(
+  promise: Promise<T>,
+): Promise<T | typeof SENTINEL> {
+  let value: T | typeof SENTINEL = SENTINEL;
+  let failed = false;
+  let error: unknown;
+  promise.then((v) => value = v, (e) => {
+    failed = true;
+    error = e;
+  });
+  await undefined;
+  if (value === SENTINEL && !failed) {
+    await undefined;
+    await undefined;
+  }
+  if (failed) throw error;
+  return value;
 }
 
 function toBytes(chunk: unknown): Uint8Array {
@@ -781,58 +797,54 @@ class HttpLoop {
   }
 
   // Reads the next head; undefined when the peer closed, went idle too long
-  // or the server is stopping.
+  // or the server is stopping. The reader is ready for the next head once
+  // it has returned one (after a fault, the connection closes).
   async #nextHead(): Promise<
     { head: Uint8Array; parsed: ParsedHead } | undefined
   > {
+    const reader = this.#reader;
+    const source = this.#source;
+    let started = false;
+    let armed = false;
     try {
-      // The reader is ready for the next head once it has returned one
-      // (after a fault, the connection closes).
-      return await this.#readHead(this.#reader);
+      while (true) {
+        let bytes = source.buffered;
+        if (!started) {
+          // Empty lines before a request line are ignored (RFC 9112 2.2).
+          let i = 0;
+          while (i < bytes.length && (bytes[i] === 13 || bytes[i] === 10)) {
+            i++;
+          }
+          bytes = bytes.subarray(i);
+        }
+        if (bytes.length > 0) {
+          started = true;
+          source.buffered = EMPTY;
+          const done = reader.push(bytes);
+          if (done) {
+            source.buffered = done.rest;
+            return { head: done.head, parsed: parseHead(done.head) };
+          }
+        } else source.buffered = EMPTY;
+        if (this.#stop?.aborted && !started) return undefined;
+        if (source.ended) return undefined;
+        // One timer per connection, re-armed per wait: on expiry the
+        // socket is closed, which ends the read.
+        if (!armed && this.#idleTimeout > 0) {
+          this.#armIdle();
+          armed = true;
+        }
+        this.#waiting = !started;
+        try {
+          await source.fill();
+        } finally {
+          this.#waiting = false;
+        }
+        if (this.#closed) return undefined;
+      }
     } finally {
       // Left scheduled (see #armIdle), but no longer able to close.
       this.#idleCurrent = undefined;
-    }
-  }
-
-  async #readHead(
-    reader: HeadReader,
-  ): Promise<{ head: Uint8Array; parsed: ParsedHead } | undefined> {
-    let started = false;
-    let armed = false;
-    const source = this.#source;
-    while (true) {
-      let bytes = source.buffered;
-      if (!started) {
-        // Empty lines before a request line are ignored (RFC 9112 2.2).
-        let i = 0;
-        while (i < bytes.length && (bytes[i] === 13 || bytes[i] === 10)) i++;
-        bytes = bytes.subarray(i);
-      }
-      if (bytes.length > 0) {
-        started = true;
-        source.buffered = EMPTY;
-        const done = reader.push(bytes);
-        if (done) {
-          source.buffered = done.rest;
-          return { head: done.head, parsed: parseHead(done.head) };
-        }
-      } else source.buffered = EMPTY;
-      if (this.#stop?.aborted && !started) return undefined;
-      if (source.ended) return undefined;
-      // One timer per connection, re-armed per wait: on expiry the socket
-      // is closed, which ends the read.
-      if (!armed && this.#idleTimeout > 0) {
-        this.#armIdle();
-        armed = true;
-      }
-      this.#waiting = !started;
-      try {
-        await source.fill();
-      } finally {
-        this.#waiting = false;
-      }
-      if (this.#closed) return undefined;
     }
   }
 
@@ -899,7 +911,9 @@ class HttpLoop {
     try {
       let response: Response;
       try {
-        response = await this.#handler(request, info);
+        const result = this.#handler(request, info);
+        // A Response returned as is is taken without a microtask turn.
+        response = result instanceof Response ? result : await result;
         if (!(response instanceof Response)) {
           throw new TypeError("Fetch handler did not return a Response");
         }
@@ -1001,7 +1015,7 @@ class HttpLoop {
       try {
         reader = stream.getReader();
         const first = reader.read();
-        const quick = await Promise.race([first, shortly()]);
+        const quick = await settledSoon(first);
         if (quick === SENTINEL) next = first;
         else if (quick.done) {
           known = 0;
@@ -1009,7 +1023,7 @@ class HttpLoop {
         } else {
           ready = toBytes(quick.value);
           const second = reader.read();
-          const then = await Promise.race([second, shortly()]);
+          const then = await settledSoon(second);
           if (then !== SENTINEL && then.done) {
             known = ready.length;
             ended = true;
@@ -1222,10 +1236,22 @@ class HttpLoop {
     return false;
   }
 
-  async #write(bytes: Uint8Array): Promise<boolean> {
+  // Whether all of `bytes` was written (false when the peer is gone).
+  #write(bytes: Uint8Array): Promise<boolean> {
+    try {
+      return this.#transport.write(bytes).then(
+        (n) => n >= bytes.length || this.#writeRest(bytes.subarray(n)),
+        () => false,
+      );
+    } catch {
+      return Promise.resolve(false);
+    }
+  }
+
+  async #writeRest(bytes: Uint8Array): Promise<boolean> {
     try {
       const transport = this.#transport;
-      let n = await transport.write(bytes);
+      let n = 0;
       while (n < bytes.length) n += await transport.write(bytes.subarray(n));
       return true;
     } catch {
