@@ -132,7 +132,6 @@ export async function acceptHixie(init: HixieAcceptInit): Promise<Conn> {
     request,
     version,
     ...pickConnOptions(init),
-    sendBufferSize: init.sendBufferSize,
   });
 }
 
@@ -205,6 +204,5 @@ export async function dialHixie(init: HixieDialInit): Promise<Conn> {
     url: url.href,
     version,
     ...pickConnOptions(init),
-    sendBufferSize: init.sendBufferSize,
   });
 }

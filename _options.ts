@@ -13,5 +13,6 @@ export function pickConnOptions(options: ConnOptions): ConnOptions {
     pingInterval: options.pingInterval,
     pingTimeout: options.pingTimeout,
     idleTimeout: options.idleTimeout,
+    sendBufferSize: options.sendBufferSize,
   };
 }

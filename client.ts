@@ -432,7 +432,6 @@ export async function dial(
         maxMessageSize: options.maxMessageSize ?? DEFAULT_MAX_MESSAGE_SIZE,
         signal: timer,
         ...pickConnOptions(options),
-        sendBufferSize: options.sendBufferSize,
       });
     }
     if (version !== "13") {
@@ -532,7 +531,6 @@ export async function dial(
         origin: options.origin,
         url: target.href,
         ...pickConnOptions(options),
-        sendBufferSize: options.sendBufferSize,
       });
     }
   } catch (error) {

@@ -2,6 +2,7 @@ import assert from "node:assert/strict";
 import type { CloseInfo, Conn } from "../conn.ts";
 import { ConnectionClosedError, ProtocolError } from "../errors.ts";
 import { Opcode } from "../frame.ts";
+import { dial } from "../client.ts";
 import {
   type Handler,
   serve,
@@ -735,4 +736,31 @@ Deno.test("upgrade() answers a plain request with 426 and rejects", async () => 
   const { status, headers } = await response;
   assert.equal(status, 426);
   assert.equal(headers.get("sec-websocket-version"), "13");
+});
+
+Deno.test("serve() and dial() pass sendBufferSize on to their connections", async () => {
+  // With no send buffer, send() resolves only once its bytes are written;
+  // with the default, at once, while they are still queued.
+  const seen: number[] = [];
+  const server = serve(
+    { hostname: "127.0.0.1", port: 0, onListen() {}, sendBufferSize: 0 },
+    async (conn) => {
+      await conn.send("x".repeat(1000));
+      seen.push(conn.bufferedAmount);
+      for await (const _ of conn) { /* until the client closes */ }
+    },
+  );
+  try {
+    const url = `ws://127.0.0.1:${server.addr.port}/`;
+    for (const sendBufferSize of [0, undefined]) {
+      await using conn = await dial(url, { sendBufferSize });
+      await conn[Symbol.asyncIterator]().next(); // the server's message
+      await conn.send("y".repeat(1000));
+      seen.push(conn.bufferedAmount);
+    }
+  } finally {
+    await server.shutdown();
+  }
+  assert.equal(seen.length, 4);
+  assert.deepEqual(seen.map((n) => n > 0), [false, false, false, true]);
 });
