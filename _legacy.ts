@@ -2,7 +2,12 @@
 // transport: the I/O around the sans-I/O pieces in hixie.ts. server.ts and
 // client.ts call these once they know the peer speaks a draft.
 
-import { Conn, type ConnOptions, type Transport } from "./conn.ts";
+import {
+  Conn,
+  type ConnInit,
+  type ConnOptions,
+  type Transport,
+} from "./conn.ts";
 import type { Deadline } from "./_deadline.ts";
 import { ProtocolError } from "./errors.ts";
 import {
@@ -33,6 +38,8 @@ export interface HixieAcceptInit extends ConnOptions {
   protocol: string | undefined;
   maxMessageSize: number;
   signal: Deadline | AbortSignal;
+  /** The hub behind the connection's topic methods. */
+  topics?: ConnInit["topics"];
 }
 
 /** The subprotocol a draft request asks for (one name, not a list). */
@@ -131,6 +138,7 @@ export async function acceptHixie(init: HixieAcceptInit): Promise<Conn> {
     url: `${init.secure ? "wss" : "ws"}://${host}${head.target}`,
     request,
     version,
+    topics: init.topics,
     ...pickConnOptions(init),
   });
 }

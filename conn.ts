@@ -23,6 +23,7 @@ import {
 import type { Message, ProtocolMachine, SendOptions } from "./machine.ts";
 import { cancel, Expiry, schedule } from "./_deadline.ts";
 import { PreparedMessage } from "./prepared.ts";
+import type { Topics } from "./topics.ts";
 
 export type { CloseInfo } from "./errors.ts";
 export type { Message, SendOptions } from "./machine.ts";
@@ -140,6 +141,11 @@ export interface ConnInit extends ConnOptions {
   version?: ProtocolVersion;
   /** Called once the transport is closed (to free extension state). */
   onClose?: () => void;
+  /**
+   * The hub behind {@linkcode Conn.subscribe} and {@linkcode Conn.publish}
+   * (the server's), or a function that gives it on first use.
+   */
+  topics?: Topics | (() => Topics);
 }
 
 const DEFAULT_CLOSE_TIMEOUT = 10_000;
@@ -232,6 +238,7 @@ export class Conn implements AsyncDisposable, AsyncIterable<Message> {
   writeTimeout: number;
 
   #request: Request | (() => Request) | undefined;
+  #topics: Topics | (() => Topics) | undefined;
   #role: "client" | "server";
   #transport: Transport;
   #machine: ProtocolMachine;
@@ -298,6 +305,7 @@ export class Conn implements AsyncDisposable, AsyncIterable<Message> {
     this.origin = init.origin ?? "";
     this.url = init.url;
     this.#request = init.request;
+    this.#topics = init.topics;
     this.version = init.version ?? "13";
     this.localAddr = init.transport.localAddr;
     this.remoteAddr = init.transport.remoteAddr;
@@ -560,6 +568,66 @@ export class Conn implements AsyncDisposable, AsyncIterable<Message> {
   /** Closes the connection (see {@linkcode Conn.close}). */
   async [Symbol.asyncDispose](): Promise<void> {
     await this.close();
+  }
+
+  /**
+   * Subscribes this connection to a topic of its server's hub (see
+   * {@linkcode Topics}); the subscription ends when the connection closes.
+   * Resolves once the hub's bus (if any) delivers the topic here.
+   *
+   * @param topic The topic.
+   * @returns A promise that resolves once subscribed.
+   *
+   * @example Joining a room
+   * ```ts ignore
+   * await conn.subscribe("room:lobby");
+   * ```
+   */
+  subscribe(topic: string): Promise<void> {
+    return this.#hub("subscribe").subscribe(this, topic);
+  }
+
+  /**
+   * Ends this connection's subscription to a topic.
+   *
+   * @param topic The topic.
+   * @returns Whether it was subscribed.
+   *
+   * @example Leaving a room
+   * ```ts ignore
+   * conn.unsubscribe("room:lobby");
+   * ```
+   */
+  unsubscribe(topic: string): boolean {
+    return this.#hub("unsubscribe").unsubscribe(this, topic);
+  }
+
+  /**
+   * Publishes a message to every other subscriber of a topic (this
+   * connection excluded), without waiting for any of them.
+   *
+   * @param topic The topic.
+   * @param data The message.
+   * @returns How many local subscribers it was given to.
+   *
+   * @example Relaying what a member says to the rest of the room
+   * ```ts ignore
+   * for await (const message of conn) conn.publish("room:lobby", message);
+   * ```
+   */
+  publish(topic: string, data: Message): number {
+    return this.#hub("publish").publish(topic, data, { exclude: this });
+  }
+
+  #hub(what: string): Topics {
+    const topics = this.#topics;
+    if (topics === undefined) {
+      throw new TypeError(
+        `Cannot ${what}: the connection has no topics hub (serve() gives one)`,
+      );
+    }
+    if (typeof topics !== "function") return topics;
+    return this.#topics = topics();
   }
 
   #assertOpen(): void {

@@ -16,7 +16,13 @@
  * @module
  */
 
-import { Conn, type ConnOptions, type Transport } from "./conn.ts";
+import {
+  Conn,
+  type ConnOptions,
+  type Message,
+  type Transport,
+} from "./conn.ts";
+import { Topics } from "./topics.ts";
 import { ConnectionClosedError, ProtocolError } from "./errors.ts";
 import {
   buildResponseHead,
@@ -181,6 +187,12 @@ export interface UpgradeOptions extends ConnOptions {
    * @default {false}
    */
   compression?: boolean | PerMessageDeflateOptions;
+  /**
+   * The hub of topics behind each connection's `subscribe()`, `publish()`
+   * and `unsubscribe()`. `serve()` makes one on first use, with default
+   * options, unless given one here (with a bus, say).
+   */
+  topics?: Topics;
 }
 
 /**
@@ -262,6 +274,27 @@ export interface WebSocketServer extends AsyncDisposable {
    * resolves once they have ended (each bounded by its close timeout).
    */
   shutdown(): Promise<void>;
+  /**
+   * The hub of topics of this server's connections (see
+   * {@linkcode Topics}): the `topics` option, or one made on first use.
+   */
+  readonly topics: Topics;
+  /**
+   * Publishes a message to every subscriber of a topic, without waiting
+   * for any of them.
+   *
+   * @param topic The topic.
+   * @param data The message.
+   * @returns How many local subscribers it was given to.
+   */
+  publish(topic: string, data: Message): number;
+  /**
+   * The connections subscribed to a topic here.
+   *
+   * @param topic The topic.
+   * @returns A snapshot of the subscribers.
+   */
+  subscribers(topic: string): ReadonlySet<Conn>;
 }
 
 const DEFAULT_HANDSHAKE_TIMEOUT = 10_000;
@@ -497,7 +530,8 @@ export function upgrade(
 // disposes of): the timeout, the caller's signal, a server's shutdown.
 async function handshake(
   transport: Transport,
-  options: UpgradeOptions & {
+  options: Omit<UpgradeOptions, "topics"> & {
+    topics?: Topics | (() => Topics);
     head?: Uint8Array;
     secure?: boolean;
     signal?: AbortSignal;
@@ -663,6 +697,7 @@ async function handshake(
         protocol,
         maxMessageSize: options.maxMessageSize ?? DEFAULT_MAX_MESSAGE_SIZE,
         signal: timer,
+        topics: options.topics,
         ...pickConnOptions(options),
       });
     }
@@ -700,6 +735,7 @@ async function handshake(
       url: url.href.replace(/^http/, "ws"),
       request: made ?? requestBuilder(head, url.href, method),
       version: String(asked.version) as "13" | "8" | "7",
+      topics: options.topics,
       ...pickConnOptions(options),
     });
   } catch (error) {
@@ -795,7 +831,11 @@ class Server implements WebSocketServer {
   #listener: Deno.Listener;
   #options: ServeOptions;
   #handler: Handler;
-  #upgradeOptions: ServeOptions & { secure: boolean };
+  #upgradeOptions: Omit<ServeOptions, "topics"> & {
+    secure: boolean;
+    topics: () => Topics;
+  };
+  #topics: Topics | undefined;
   #conns = new Set<Conn>();
   #handshakes = new Set<Deadline>();
   // Connections serving plain HTTP requests (fallback): no longer in their
@@ -812,7 +852,12 @@ class Server implements WebSocketServer {
 
   constructor(options: ServeOptions, handler: Handler) {
     this.#options = options;
-    this.#upgradeOptions = { ...options, secure: options.cert !== undefined };
+    this.#topics = options.topics;
+    this.#upgradeOptions = {
+      ...options,
+      secure: options.cert !== undefined,
+      topics: () => this.topics,
+    };
     this.#handler = handler;
     this.#onError = options.onError ?? ((error) => console.error(error));
     const hostname = options.hostname ?? "0.0.0.0";
@@ -971,6 +1016,18 @@ class Server implements WebSocketServer {
       clearTimeout(timer);
       if (this.#slot === pause) this.#slot = undefined;
     });
+  }
+
+  get topics(): Topics {
+    return this.#topics ??= new Topics();
+  }
+
+  publish(topic: string, data: Message): number {
+    return this.#topics?.publish(topic, data) ?? 0;
+  }
+
+  subscribers(topic: string): ReadonlySet<Conn> {
+    return this.#topics?.subscribers(topic) ?? new Set();
   }
 
   async shutdown(): Promise<void> {
