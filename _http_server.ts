@@ -185,6 +185,27 @@ class Source {
     return this.#buffer?.buffer;
   }
 
+  // Hands the last read's buffer over, for a write from it still in
+  // flight: the next read takes another.
+  detach(): Uint8Array<ArrayBuffer> | undefined {
+    const buffer = this.#buffer;
+    this.#buffer = this.#window = undefined;
+    return buffer;
+  }
+
+  // Takes back a buffer handed over by detach() once it is written: pooled
+  // when it has a pool's size and no unconsumed bytes lie in it.
+  giveBack(buffer: Uint8Array<ArrayBuffer> | undefined): void {
+    if (
+      buffer !== undefined &&
+      buffer.length === LARGE_READ + ROOM_BEFORE + ROOM_AFTER &&
+      this.buffered.buffer !== buffer.buffer &&
+      largeBuffers.length < LARGE_POOL_LIMIT
+    ) {
+      largeBuffers.push(buffer);
+    }
+  }
+
   // Gives up a large read buffer once a body has been read, so that an
   // idle connection keeps only a small one; it goes to the pool unless
   // unconsumed bytes still lie in it.
@@ -194,13 +215,7 @@ class Source {
       return;
     }
     this.#buffer = this.#window = undefined;
-    if (
-      buffer.length === LARGE_READ + ROOM_BEFORE + ROOM_AFTER &&
-      this.buffered.buffer !== buffer.buffer &&
-      largeBuffers.length < LARGE_POOL_LIMIT
-    ) {
-      largeBuffers.push(buffer);
-    }
+    this.giveBack(buffer);
   }
 
   // Reads once more (or joins the read in flight); never rejects: an error
@@ -216,7 +231,7 @@ class Source {
       buffer === undefined || window === undefined || window.length < size ||
       this.buffered.length > 0
     ) {
-      buffer = size === LARGE_READ ? largeBuffers.pop() : undefined;
+      buffer = size > SMALL_READ ? largeBuffers.pop() : undefined;
       buffer ??= new Uint8Array(size + ROOM_BEFORE + ROOM_AFTER);
       window = buffer.subarray(ROOM_BEFORE, buffer.length - ROOM_AFTER);
     }
@@ -1195,10 +1210,13 @@ class HttpLoop {
       if (!(await this.#write(pendingHead))) return false;
       pendingHead = undefined;
     }
+    // The next piece is read while the last one is written.
+    let ahead: Promise<Uint8Array[]> | undefined;
     while (true) {
       let parts: Uint8Array[];
       try {
-        parts = await body.next();
+        parts = await (ahead ?? body.next());
+        ahead = undefined;
       } catch (error) {
         body.failure ??= error;
         if (!aborter.aborted) this.#onError(error);
@@ -1214,8 +1232,24 @@ class HttpLoop {
           frameChunk(parts, pendingHead, last)
         : { bytes: joinParts(parts, pendingHead), scratch: undefined };
       pendingHead = undefined;
-      const written = out.bytes.length === 0 || await this.#write(out.bytes);
+      if (out.bytes.length === 0) {
+        if (last) return chunked;
+        continue;
+      }
+      // Bytes written from the read buffer take it along: the piece read
+      // meanwhile goes into another.
+      const source = this.#source;
+      const held = out.bytes.buffer === source.memory
+        ? source.detach()
+        : undefined;
+      const writing = this.#write(out.bytes);
+      if (!last) {
+        ahead = body.next();
+        ahead.catch(() => {}); // seen when awaited; the write may fail first
+      }
+      const written = await writing;
       giveScratch(out.scratch);
+      source.giveBack(held);
       if (!written) return false;
       if (last) return chunked;
     }

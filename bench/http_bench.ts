@@ -1,6 +1,8 @@
 // The plain HTTP path of serve() beside Deno.serve, with wrk, each server in
 // its own process: small GETs over keep-alive connections, and a 1 MiB POST
-// echoed back as it streams in.
+// echoed back as it streams in. Beside requests per second, the CPU time
+// each server process spent per request (from /proc, on Linux): steadier
+// than rates on a busy machine, where wrk and other work take the cores.
 //
 //   deno run -A bench/http_bench.ts [--duration 3] [--rounds 3] [--connections 50]
 //
@@ -86,12 +88,26 @@ async function startServer(kind: string): Promise<
   return { port: Number(/PORT (\d+)/.exec(text)![1]), process };
 }
 
+// The CPU time (user + system) of a process so far, in microseconds;
+// undefined where /proc is not there.
+function cpuTime(pid: number): number | undefined {
+  try {
+    const stat = Deno.readTextFileSync(`/proc/${pid}/stat`);
+    const fields = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
+    // utime and stime, fields 14 and 15 of the line, in clock ticks (100/s).
+    return (Number(fields[11]) + Number(fields[12])) * 10_000;
+  } catch {
+    return undefined;
+  }
+}
+
 async function wrk(
   url: string,
   duration: number,
   connections: number,
   script?: string,
-): Promise<{ rps: number; mbps: number; errors: string }> {
+  pid?: number,
+): Promise<{ rps: number; mbps: number; errors: string; cpu?: number }> {
   const wrkArgs = [
     "-t",
     "2",
@@ -103,12 +119,18 @@ async function wrk(
     url,
   ];
   if (script) wrkArgs.push("-s", script);
+  const before = pid === undefined ? undefined : cpuTime(pid);
   const output = await new Deno.Command("wrk", {
     args: wrkArgs,
     stdout: "piped",
     stderr: "piped",
   }).output();
+  const after = pid === undefined ? undefined : cpuTime(pid);
   const text = new TextDecoder().decode(output.stdout);
+  const total = Number(/(\d+) requests in/.exec(text)?.[1] ?? 0);
+  const cpu = before !== undefined && after !== undefined && total > 0
+    ? (after - before) / total
+    : undefined;
   const rps = Number(/Requests\/sec:\s+([\d.]+)/.exec(text)?.[1] ?? 0);
   const transfer = /Transfer\/sec:\s+([\d.]+)(\w+)/.exec(text);
   const unit = { B: 1 / 1048576, KB: 1 / 1024, MB: 1, GB: 1024 }[
@@ -116,7 +138,7 @@ async function wrk(
   ] ?? 1;
   const mbps = Number(transfer?.[1] ?? 0) * unit;
   const errors = /(Socket errors:.*|Non-2xx.*)/g.exec(text)?.[0] ?? "";
-  return { rps, mbps, errors };
+  return { rps, mbps, errors, cpu };
 }
 
 async function main(): Promise<void> {
@@ -137,9 +159,12 @@ async function main(): Promise<void> {
   const floor = await startServer("floor");
   const floorRuns: number[] = [];
   try {
-    const runs: Record<string, { get: number[]; post: number[] }> = {
-      deno: { get: [], post: [] },
-      ours: { get: [], post: [] },
+    const runs: Record<
+      string,
+      { get: number[]; post: number[]; getCpu: number[]; postCpu: number[] }
+    > = {
+      deno: { get: [], post: [], getCpu: [], postCpu: [] },
+      ours: { get: [], post: [], getCpu: [], postCpu: [] },
     };
     const kinds = ["deno", "ours"] as const;
     for (const { port } of servers) {
@@ -148,8 +173,15 @@ async function main(): Promise<void> {
     for (let round = 0; round < rounds; round++) {
       for (const [i, kind] of kinds.entries()) {
         const url = `http://127.0.0.1:${servers[i].port}/`;
-        const get = await wrk(url, duration, connections);
+        const get = await wrk(
+          url,
+          duration,
+          connections,
+          undefined,
+          servers[i].process.pid,
+        );
         runs[kind].get.push(get.rps);
+        if (get.cpu !== undefined) runs[kind].getCpu.push(get.cpu);
         if (get.errors) console.error(kind, get.errors);
       }
       floorRuns.push(
@@ -158,8 +190,15 @@ async function main(): Promise<void> {
       );
       for (const [i, kind] of kinds.entries()) {
         const url = `http://127.0.0.1:${servers[i].port}/`;
-        const post = await wrk(url, duration, 10, script);
+        const post = await wrk(
+          url,
+          duration,
+          10,
+          script,
+          servers[i].process.pid,
+        );
         runs[kind].post.push(post.rps);
+        if (post.cpu !== undefined) runs[kind].postCpu.push(post.cpu);
         if (post.errors) console.error(kind, post.errors);
       }
     }
@@ -168,20 +207,30 @@ async function main(): Promise<void> {
       return sorted[Math.floor(sorted.length / 2)];
     };
     const ratio = (a: number, b: number) => (a / b).toFixed(2) + "x";
-    const rows = [["", "Deno.serve", "serve() fallback", "ratio"]];
+    // The ratio of each round's runs (run back to back), as min-max.
+    const spread = (ours: number[], deno: number[]) => {
+      const ratios = ours.map((o, i) => o / deno[i]).sort((a, b) => a - b);
+      return ratios.length === 0
+        ? ""
+        : ` (${ratios[0].toFixed(2)}-${ratios.at(-1)!.toFixed(2)})`;
+    };
+    const rows = [["", "Deno.serve", "serve() fallback", "ratio (range)"]];
     for (
       const [label, key, digits] of [
         ["small GET (req/s)", "get", 0],
         ["1 MiB POST echo (req/s)", "post", 1],
+        ["small GET (CPU us/req)", "getCpu", 1],
+        ["1 MiB POST (CPU us/req)", "postCpu", 0],
       ] as const
     ) {
+      if (runs.deno[key].length === 0 || runs.ours[key].length === 0) continue;
       const deno = median(runs.deno[key]);
       const ours = median(runs.ours[key]);
       rows.push([
         label,
         deno.toFixed(digits),
         ours.toFixed(digits),
-        ratio(ours, deno),
+        ratio(ours, deno) + spread(runs.ours[key], runs.deno[key]),
       ]);
     }
     const bare = median(floorRuns);
