@@ -579,6 +579,8 @@ function hasToken(value: string, token: string): boolean {
  *   length for HEAD and 304 without a body.
  * @param connection `"close"`, `"keep-alive"` (for HTTP/1.0) or undefined.
  * @param body Bytes to put right after the head, for one write.
+ * @param into A buffer to write them in when they fit (a view of it is
+ *   returned), instead of a new one.
  * @returns The head's bytes (and the body's).
  */
 export function encodeResponseHead(
@@ -588,6 +590,7 @@ export function encodeResponseHead(
   framing: ResponseFraming | { kind: "head"; length: number | undefined },
   connection: "close" | "keep-alive" | undefined,
   body?: Uint8Array,
+  into?: Uint8Array<ArrayBuffer>,
 ): Uint8Array<ArrayBuffer> {
   const fields = headers instanceof ResponseFields
     ? headers
@@ -605,7 +608,7 @@ export function encodeResponseHead(
   }
   if (connection !== undefined) text += `connection: ${connection}\r\n`;
   text += "\r\n";
-  return encodeLatin1(text, body);
+  return encodeLatin1(text, body, into);
 }
 
 const encoder = new TextEncoder();
@@ -614,8 +617,12 @@ const encoder = new TextEncoder();
 function encodeLatin1(
   text: string,
   body?: Uint8Array,
+  into?: Uint8Array<ArrayBuffer>,
 ): Uint8Array<ArrayBuffer> {
-  const bytes = new Uint8Array(text.length + (body?.length ?? 0));
+  const total = text.length + (body?.length ?? 0);
+  const bytes = into !== undefined && into.length >= total
+    ? into.subarray(0, total)
+    : new Uint8Array(total);
   // A character past ASCII takes two or more bytes in UTF-8, so the whole
   // text fits in `text.length` bytes only if it is all ASCII.
   const ascii =

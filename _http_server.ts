@@ -118,6 +118,20 @@ function takeScratch(need: number): Uint8Array<ArrayBuffer> | undefined {
   return scratchPool.pop() ?? new Uint8Array(MAX_SCRATCH + 1024);
 }
 
+// Buffers for a response head (with a small body), shared the same way:
+// no new memory per response.
+const headBuffers: Uint8Array<ArrayBuffer>[] = [];
+const HEAD_BUFFER_SIZE = 4096;
+const HEAD_POOL_LIMIT = 64;
+
+function takeHeadBuffer(): Uint8Array<ArrayBuffer> {
+  return headBuffers.pop() ?? new Uint8Array(HEAD_BUFFER_SIZE);
+}
+
+function giveHeadBuffer(buffer: Uint8Array<ArrayBuffer>): void {
+  if (headBuffers.length < HEAD_POOL_LIMIT) headBuffers.push(buffer);
+}
+
 function giveScratch(scratch: Uint8Array<ArrayBuffer> | undefined): void {
   if (scratch && scratchPool.length < SCRATCH_POOL_LIMIT) {
     scratchPool.push(scratch);
@@ -1059,14 +1073,19 @@ class HttpLoop {
         : status === 304
         ? declared
         : undefined;
+      const into = takeHeadBuffer();
       const head = encodeResponseHead(
         status,
         response.statusText,
         fields,
         { kind: "head", length },
         connection,
+        undefined,
+        into,
       );
-      return await this.#write(head);
+      const written = await this.#write(head);
+      giveHeadBuffer(into);
+      return written;
     }
     let framing: ResponseFraming;
     let closeAfter = false;
@@ -1080,6 +1099,8 @@ class HttpLoop {
     // large one is not copied for that.
     const joined = ended && ready !== undefined && ready.length > 0 &&
       ready.length <= COALESCE_LIMIT;
+    // A head written at once is made in a pooled buffer.
+    const into = ended ? takeHeadBuffer() : undefined;
     const head = encodeResponseHead(
       status,
       response.statusText,
@@ -1087,12 +1108,14 @@ class HttpLoop {
       framing,
       closeAfter ? "close" : connection,
       joined ? ready : undefined,
+      into,
     );
     if (ended) {
-      if (joined || ready === undefined || ready.length === 0) {
-        return await this.#write(head);
-      }
-      return await this.#write(head) && await this.#write(ready);
+      const written = joined || ready === undefined || ready.length === 0
+        ? await this.#write(head)
+        : await this.#write(head) && await this.#write(ready);
+      giveHeadBuffer(into!);
+      return written;
     }
     reader ??= stream!.getReader();
     // Watch for the peer leaving while the body streams (once the request
