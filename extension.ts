@@ -34,6 +34,19 @@ export interface PerMessageExtension {
    */
   compress(payload: Uint8Array): Uint8Array | undefined;
   /**
+   * Transforms one part of an outgoing message sent in pieces, so that the
+   * peer can restore each part as it arrives; `first` and `fin` mark the
+   * first and last. Called for every part of a message whose first part it
+   * transformed (RSV1 is set on the first frame only). Returns undefined,
+   * for a first part only, to send the whole message untransformed; absent
+   * when the extension never transforms such messages.
+   */
+  compressPart?(
+    payload: Uint8Array,
+    first: boolean,
+    fin: boolean,
+  ): Uint8Array | undefined;
+  /**
    * Restores one fragment of an incoming transformed message; `fin` marks the
    * last. Throws a `ProtocolError` (`MESSAGE_TOO_LARGE`, close code 1009) as
    * soon as the message's restored size would pass `limit` bytes, before

@@ -31,9 +31,40 @@ export type Message = string | Uint8Array;
 /** Something a machine learnt from the bytes it received. */
 export type ProtocolEvent =
   | { type: "message"; data: Message }
+  | MessagePart
   | { type: "ping"; data: Uint8Array }
   | { type: "pong"; data: Uint8Array }
   | { type: "close"; code: number; reason: string };
+
+/**
+ * A piece of a message read as a stream (see
+ * {@linkcode ProtocolMachine.streamMessages}): the payload of a frame, or of
+ * the part of a frame that has arrived so far, in order. The first piece of
+ * a message has `first` set (its payload may be empty); the last has `fin`.
+ * Text is validated as UTF-8 before its piece is handed out.
+ */
+export interface MessagePart {
+  /** The event's kind. */
+  type: "part";
+  /** Whether the message is binary (else text). */
+  binary: boolean;
+  /** The payload bytes of this piece (decompressed, unmasked). */
+  data: Uint8Array;
+  /** Whether this piece starts a message. */
+  first: boolean;
+  /** Whether this piece ends its message. */
+  fin: boolean;
+}
+
+/** Options of {@linkcode ProtocolMachine.sendPart}. */
+export interface SendPartOptions extends SendOptions {
+  /** Whether the message is binary (else text); read on its first part. */
+  binary: boolean;
+  /** Whether this part starts a message. */
+  first: boolean;
+  /** Whether this part ends its message. */
+  fin: boolean;
+}
 
 /**
  * Where a machine is in its life.
@@ -113,6 +144,20 @@ export interface ProtocolMachine {
    * this sends `message.data` through {@linkcode ProtocolMachine.send}.
    */
   sendPrepared?(message: PreparedMessage, options?: SendOptions): void;
+  /**
+   * Whether messages that begin from now on are handed out in pieces, as
+   * `part` events, each as it arrives, rather than reassembled into one
+   * `message` event; the size limit still applies. A message under way
+   * keeps the mode it began with. Absent where the protocol cannot stream.
+   */
+  streamMessages?: boolean;
+  /**
+   * Queues one frame of a message sent in pieces: the first carries the
+   * opcode, the last FIN. No other message may be sent until the last part;
+   * control frames may come between parts. Absent where the protocol has no
+   * fragmentation.
+   */
+  sendPart?(data: Uint8Array, options: SendPartOptions): void;
   /** Queues a ping. Throws `TypeError` where the protocol has none. */
   ping(data: Uint8Array): void;
   /** Queues a pong. Throws `TypeError` where the protocol has none. */

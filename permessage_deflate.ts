@@ -722,6 +722,80 @@ export class PerMessageDeflate implements PerMessageExtension, Disposable {
   }
 
   /**
+   * Compresses one part of a message sent in pieces, flushed so that the
+   * peer can inflate it as it arrives: each part's output ends on a byte
+   * boundary (a sync flush), and the last part's trailing `00 00 ff ff` is
+   * removed as RFC 7692 asks. Context takeover rules hold across messages
+   * as for {@linkcode PerMessageDeflate.compress}.
+   *
+   * @param payload The part's bytes; never modified.
+   * @param first Whether this part starts the message.
+   * @param fin Whether this part ends the message.
+   * @returns The compressed part; undefined (first part only) when this
+   * extension cannot compress (an 8-bit window): send the message as is.
+   *
+   * @example Compressing a message in two parts
+   * ```ts
+   * import { PerMessageDeflate } from "@seed/websocket/permessage-deflate";
+   *
+   * const client = new PerMessageDeflate({ role: "client" });
+   * const server = new PerMessageDeflate({ role: "server" });
+   * const hello = new TextEncoder().encode("Hello");
+   * const a = client.compressPart(hello, true, false)!;
+   * const b = client.compressPart(hello, false, true)!;
+   * const out = [server.decompress(a, false, 1024), server.decompress(b, true, 1024)];
+   * console.log(new TextDecoder().decode(new Uint8Array([...out[0], ...out[1]]))); // HelloHello
+   * ```
+   */
+  compressPart(
+    payload: Uint8Array,
+    first: boolean,
+    fin: boolean,
+  ): Uint8Array<ArrayBuffer> | undefined {
+    if (this.#closed) {
+      throw new TypeError("Cannot compress message: extension is closed");
+    }
+    if (first && this.#sendBits < 9) return undefined;
+    if (payload.length === 0) {
+      // An empty first part: the message may be empty, smallest as it is.
+      if (first) return undefined;
+      if (!fin) return new Uint8Array(0);
+      // Every earlier part ended on a sync flush, on a byte boundary: the
+      // last is one empty stored block's header byte, which the peer's
+      // appended 00 00 ff ff completes.
+      if (!this.#sendTakeover) this.#deflater?.reset();
+      return new Uint8Array(1);
+    }
+    const deflater = this.#deflater ??= new ZlibContext(
+      "deflate",
+      this.#sendBits,
+      this.#level,
+      this.#memLevel,
+    );
+    const parts: Uint8Array<ArrayBuffer>[] = [];
+    let produced: number;
+    try {
+      produced = pump(
+        deflater,
+        constants.Z_SYNC_FLUSH,
+        payload,
+        parts,
+        Math.min(payload.length + (payload.length >> 3) + 64, FIRST_CHUNK),
+        Infinity,
+      ).produced;
+    } catch (error) {
+      this.#freeDeflater();
+      throw new Error(`Cannot compress message: ${errorMessage(error)}`, {
+        cause: error,
+      });
+    }
+    const output = concat(parts, produced);
+    if (!fin) return output;
+    if (!this.#sendTakeover) deflater.reset();
+    return output.subarray(0, Math.max(0, output.length - 4));
+  }
+
+  /**
    * Restores one fragment of an incoming compressed message; call it for
    * each fragment in order, `fin` marking the last. Never holds more than
    * `limit` + 1 restored bytes of a message.

@@ -38,14 +38,17 @@ import type {
   ProtocolMachine,
   ProtocolState,
   SendOptions,
+  SendPartOptions,
 } from "./machine.ts";
 
 export type {
   Message,
+  MessagePart,
   ProtocolEvent,
   ProtocolMachine,
   ProtocolState,
   SendOptions,
+  SendPartOptions,
 } from "./machine.ts";
 
 /** The default largest message, 64 MiB. */
@@ -227,6 +230,18 @@ export class WebSocketProtocol implements ProtocolMachine {
   // Whether part of the current frame's payload was taken before the frame
   // was complete (its header checks are then done).
   #midFrame = false;
+  // Streamed reading: the mode for messages to come, whether the message
+  // under way is streamed, whether its first piece is still to be handed
+  // out, and the decoder that validates its text.
+  #streamMessages = false;
+  #streamed = false;
+  #partFirst = false;
+  #partUtf8: TextDecoder | undefined;
+  // Streamed sending: whether a message is under way, its opcode, and
+  // whether the extension transforms it.
+  #outStreaming = false;
+  #outOpcode = 0;
+  #outCompressed = false;
 
   /**
    * Creates a machine in the open state.
@@ -273,6 +288,21 @@ export class WebSocketProtocol implements ProtocolMachine {
     return this.#outgoing.length > 0 || this.#arenaEnd > this.#arenaStart;
   }
 
+  /**
+   * Whether messages that begin from now on are handed out in pieces as
+   * `part` events (each frame, or each piece of a frame as it arrives)
+   * rather than as whole `message` events. The size limit still applies
+   * (`maxMessageSize: Infinity` for none); a message under way keeps its
+   * mode.
+   * @default {false}
+   */
+  get streamMessages(): boolean {
+    return this.#streamMessages;
+  }
+  set streamMessages(value: boolean) {
+    this.#streamMessages = value;
+  }
+
   /** Whether a message has begun and not yet ended. */
   get inMessage(): boolean {
     return this.#opcode !== 0 || this.#decoder.inFrame;
@@ -297,7 +327,11 @@ export class WebSocketProtocol implements ProtocolMachine {
    * @returns The buffer to read into, if any.
    */
   readTarget(): Uint8Array | undefined {
-    if (this.#state === "closed" || this.#closeReceived || this.#error) {
+    if (
+      this.#state === "closed" || this.#closeReceived || this.#error ||
+      this.#streamMessages || this.#streamed
+    ) {
+      // A streamed message is taken as it arrives, never held whole.
       return undefined;
     }
     return this.#decoder.payloadTarget(DIRECT_READ_MINIMUM);
@@ -340,8 +374,16 @@ export class WebSocketProtocol implements ProtocolMachine {
   // text whose payload may be looked at before it is complete: not a
   // compressed one, which is validated once inflated.
   #takesPartial(first: number): boolean {
-    if (first < 0 || (first & 0x40) !== 0) return false;
+    if (first < 0) return false;
     const opcode = first & 0x0f;
+    if (opcode >= Opcode.Close) return false;
+    // A streamed message is taken as it arrives, compressed or not.
+    if (
+      opcode === Opcode.Continuation ? this.#streamed : this.#streamMessages
+    ) {
+      return true;
+    }
+    if ((first & 0x40) !== 0) return false;
     return opcode === Opcode.Text ||
       (opcode === Opcode.Continuation && this.#opcode === Opcode.Text &&
         !this.#compressed);
@@ -398,6 +440,7 @@ export class WebSocketProtocol implements ProtocolMachine {
    */
   send(data: Message, options?: SendOptions): void {
     this.#assertCanSend();
+    if (this.#outStreaming) this.#streamUnderWay();
     let opcode: number;
     let payload: Uint8Array;
     if (typeof data === "string") {
@@ -443,8 +486,66 @@ export class WebSocketProtocol implements ProtocolMachine {
       return;
     }
     this.#assertCanSend();
+    if (this.#outStreaming) this.#streamUnderWay();
     this.#cutArena();
     this.#outgoing.push(message.frame);
+  }
+
+  /**
+   * Queues one frame of a message sent in pieces: the first part carries
+   * the opcode (and RSV1 when the extension compresses the message
+   * incrementally), the others are continuations, the last has FIN. Until
+   * the last part, `send()` throws; control frames may come in between.
+   *
+   * @param data The part's payload (may be empty); copied as needed.
+   * @param options Binary or text, first, last, and compression.
+   *
+   * @example A text message in two frames
+   * ```ts
+   * import { WebSocketProtocol } from "@seed/websocket/protocol";
+   *
+   * const server = new WebSocketProtocol({ role: "server" });
+   * const hi = new TextEncoder().encode("Hi");
+   * server.sendPart(hi, { binary: false, first: true, fin: false });
+   * server.sendPart(hi, { binary: false, first: false, fin: true });
+   * console.log(server.takeOutgoing()[0]); // Uint8Array(8) [ 1, 2, 72, 105, 128, 2, 72, 105 ]
+   * ```
+   */
+  sendPart(data: Uint8Array, options: SendPartOptions): void {
+    this.#assertCanSend();
+    if (!(data instanceof Uint8Array)) {
+      throw new TypeError("Cannot send part: data is not a Uint8Array");
+    }
+    const { first, fin } = options;
+    let payload: Uint8Array | undefined = data;
+    if (first) {
+      if (this.#outStreaming) this.#streamUnderWay();
+      this.#outOpcode = options.binary ? Opcode.Binary : Opcode.Text;
+      const extension = this.#extension;
+      payload = extension?.compressPart && options.compress !== false
+        ? extension.compressPart(data, true, fin)
+        : undefined;
+      this.#outCompressed = payload !== undefined;
+      payload ??= data;
+    } else if (!this.#outStreaming) {
+      throw new TypeError("Cannot send part: no message is under way");
+    } else if (this.#outCompressed) {
+      payload = this.#extension!.compressPart!(data, false, fin)!;
+    }
+    this.#outStreaming = !fin;
+    this.#queueFrame(
+      first ? this.#outOpcode : Opcode.Continuation,
+      payload,
+      first && this.#outCompressed,
+      payload !== data,
+      fin,
+    );
+  }
+
+  #streamUnderWay(): never {
+    throw new TypeError(
+      "Cannot send message: a message sent in parts is under way",
+    );
   }
 
   /**
@@ -647,11 +748,12 @@ export class WebSocketProtocol implements ProtocolMachine {
     payload: Uint8Array,
     rsv1: boolean,
     owned = false,
+    fin = true,
   ): void {
     const length = payload.length;
     if (length <= ARENA_FRAME_LIMIT) {
       this.#queueSmall(
-        0x80 | (rsv1 ? 0x40 : 0) | opcode,
+        (fin ? 0x80 : 0) | (rsv1 ? 0x40 : 0) | opcode,
         payload,
         undefined,
         length,
@@ -661,7 +763,7 @@ export class WebSocketProtocol implements ProtocolMachine {
     this.#cutArena();
     const masked = this.#role === "client";
     const headerSize = frameHeaderSize(length, masked);
-    const frame = { opcode, rsv1 };
+    const frame = { opcode, rsv1, fin };
     if (
       masked ? length >= SEGMENTED_FRAME : !owned && length >= SEGMENTED_FRAME
     ) {
@@ -696,7 +798,7 @@ export class WebSocketProtocol implements ProtocolMachine {
   // natively then, for a client, masked in place with the key turned to its
   // offset.
   #queueSegmented(
-    frame: { opcode: number; rsv1: boolean },
+    frame: { opcode: number; rsv1: boolean; fin: boolean },
     payload: Uint8Array,
     headerSize: number,
     masked: boolean,
@@ -741,6 +843,7 @@ export class WebSocketProtocol implements ProtocolMachine {
     this.#text = [];
     this.#inText = false;
     this.#decoding = undefined;
+    this.#partUtf8 = undefined;
     if (this.#closeSent || this.#autoCloseEcho) {
       this.#sendFailure();
     } else {
@@ -806,6 +909,7 @@ export class WebSocketProtocol implements ProtocolMachine {
       this.#opcode = opcode;
       this.#compressed = frame.rsv1;
       this.#size = 0;
+      this.#streamed = this.#partFirst = this.#streamMessages;
     }
     let payload = frame.payload;
     if (this.#compressed) {
@@ -825,11 +929,13 @@ export class WebSocketProtocol implements ProtocolMachine {
     }
     this.#midFrame = !end;
     const fin = frame.fin && end;
-    if (this.#opcode === Opcode.Text) this.#onText(payload, fin);
+    if (this.#streamed) this.#onPart(payload, fin);
+    else if (this.#opcode === Opcode.Text) this.#onText(payload, fin);
     else this.#onBinary(payload, fin);
     if (!end) return;
     if (fin) {
       this.#opcode = 0;
+      this.#streamed = false;
       this.#decoder.continuationLimit = Infinity;
     } else if (!this.#compressed) {
       // The next fragment may carry only what is left of the allowance, so
@@ -884,6 +990,26 @@ export class WebSocketProtocol implements ProtocolMachine {
       });
       this.#decoding = undefined;
     }
+  }
+
+  // A piece of a streamed message: handed out as it is, text validated
+  // first (invalid UTF-8 fails at once, with 1007).
+  #onPart(payload: Uint8Array, fin: boolean): void {
+    const first = this.#partFirst;
+    if (payload.length === 0 && !first && !fin) return;
+    const binary = this.#opcode === Opcode.Binary;
+    if (!binary) {
+      const utf8 = this.#partUtf8 ??= new TextDecoder("utf-8", {
+        fatal: true,
+      });
+      try {
+        utf8.decode(payload, { stream: !fin });
+      } catch (error) {
+        throw invalidUtf8(error);
+      }
+    }
+    this.#partFirst = false;
+    this.#events.push({ type: "part", binary, data: payload, first, fin });
   }
 
   #onBinary(payload: Uint8Array, fin: boolean): void {
