@@ -20,7 +20,12 @@ import {
   ConnectionClosedError,
   type ProtocolError,
 } from "./errors.ts";
-import type { Message, ProtocolMachine, SendOptions } from "./machine.ts";
+import type {
+  Message,
+  MessagePart,
+  ProtocolMachine,
+  SendOptions,
+} from "./machine.ts";
 import { cancel, Expiry, schedule } from "./_deadline.ts";
 import { PreparedMessage } from "./prepared.ts";
 import type { Topics } from "./topics.ts";
@@ -49,6 +54,40 @@ export interface Transport {
   readonly localAddr?: Deno.Addr;
   /** The remote address, for sockets. */
   readonly remoteAddr?: Deno.Addr;
+}
+
+/**
+ * A message received as a stream (see {@linkcode Conn.nextMessage}): its
+ * payload arrives frame by frame, or piece by piece within a frame, as the
+ * application reads it.
+ */
+export interface MessageStream {
+  /** Whether the message is text or binary. */
+  readonly type: "text" | "binary";
+  /**
+   * The payload bytes (for text, UTF-8 already validated as it arrived).
+   * While it is not read, the connection stops reading the socket. Ends
+   * with the message; errors with {@linkcode ConnectionClosedError} if the
+   * connection ends first. Cancelling it skips the rest of the message.
+   */
+  readonly stream: ReadableStream<Uint8Array>;
+  /**
+   * The payload decoded as UTF-8 (for text, and binary known to be text),
+   * piece by piece; invalid UTF-8 in a binary message errors the stream.
+   * Uses up {@linkcode MessageStream.stream}.
+   *
+   * @returns The decoded text, in pieces.
+   */
+  text(): ReadableStream<string>;
+}
+
+/** Options of {@linkcode Conn.sendStream}. */
+export interface SendStreamOptions extends SendOptions {
+  /**
+   * Whether to send a binary message; by default binary unless the first
+   * chunk is a string.
+   */
+  binary?: boolean;
 }
 
 /** Which protocol a connection speaks. */
@@ -163,6 +202,11 @@ const COPY_LIMIT = 16 * 1024;
 const DISCARD = new Uint8Array(4096);
 // Chunks smaller than this are coalesced into one write.
 const COALESCE_LIMIT = 16 * 1024;
+// The largest frame of a message sent from a stream: larger chunks are
+// split, so that the send buffer's mark is honoured between frames.
+const STREAM_FRAME_SIZE = 256 * 1024;
+const EMPTY = new Uint8Array(0);
+const encoder = new TextEncoder();
 
 function timeoutError(what: string): DOMException {
   return new DOMException(`${what} timed out`, "TimeoutError");
@@ -288,6 +332,18 @@ export class Conn implements AsyncDisposable, AsyncIterable<Message> {
   #idleTimeout: number;
   #idleTimer: ReturnType<typeof setTimeout> | undefined;
   #lastActivity = 0;
+  // Streamed messages. Reading: whether the connection reads messages as
+  // streams (for good once asked), the pieces waiting for the application
+  // (counted in #inboxBytes), the stream of the message being read, and
+  // whether the pieces left of a skipped message are dropped as they come.
+  #streamReading = false;
+  #parts: MessagePart[] = [];
+  #partsHead = 0;
+  #current: ReadableStreamDefaultController<Uint8Array> | undefined;
+  #skipping = false;
+  // Sending: the end of the sends waiting behind a message sent from a
+  // stream, defined while there are any.
+  #ordered: Promise<void> | undefined;
 
   /**
    * Wraps a transport whose opening handshake is done. Users get a `Conn`
@@ -412,6 +468,37 @@ export class Conn implements AsyncDisposable, AsyncIterable<Message> {
     data: Message | PreparedMessage,
     options?: SendOptions,
   ): Promise<void> {
+    if (this.#ordered !== undefined) return this.#sendAfter(data, options);
+    return this.#sendNow(data, options);
+  }
+
+  // A send made while a message from a stream is under way waits for it to
+  // end (and for the sends before it); its bytes are copied now.
+  #sendAfter(
+    data: Message | PreparedMessage,
+    options: SendOptions | undefined,
+  ): Promise<void> {
+    if (data instanceof Uint8Array) data = data.slice();
+    let sent: Promise<void> | undefined;
+    const queued = this.#ordered!.then(() => {
+      sent = this.#sendNow(data, options);
+    });
+    this.#order(queued);
+    return queued.then(() => sent);
+  }
+
+  // Makes `step` the end of the ordered sends, cleared once it is done.
+  #order(step: Promise<void>): void {
+    this.#ordered = step;
+    step.then(() => {
+      if (this.#ordered === step) this.#ordered = undefined;
+    });
+  }
+
+  #sendNow(
+    data: Message | PreparedMessage,
+    options: SendOptions | undefined,
+  ): Promise<void> {
     if (this.#idleTimer !== undefined) this.#lastActivity = performance.now();
     try {
       this.#assertOpen();
@@ -425,6 +512,117 @@ export class Conn implements AsyncDisposable, AsyncIterable<Message> {
     } catch (error) {
       return Promise.reject(error);
     }
+    this.#enqueue();
+    if (this.#queuedBytes + this.#inflightBytes <= this.#sendBufferSize) {
+      return Promise.resolve();
+    }
+    return (this.#room ??= deferred<void>()).promise;
+  }
+
+  /**
+   * Sends one message whose payload comes from a stream, frame by frame as
+   * the chunks come: the first frame carries the opcode, one frame per
+   * chunk (chunks over 256 KiB are split), and an empty final frame ends
+   * the message once the source is done, so the message may be of any
+   * size. Between frames it waits while {@linkcode Conn.bufferedAmount} is
+   * over `sendBufferSize` (backpressure). Meanwhile no other message is
+   * sent: {@linkcode Conn.send} and further `sendStream()` calls wait until
+   * this message ends, while pings, pongs and the close frame may go
+   * between its frames. With permessage-deflate the message is compressed
+   * as it goes (each frame flushed). String chunks are sent as UTF-8 (a
+   * chunk must not end inside a surrogate pair). If the source fails
+   * after the first frame, the message cannot be ended: the connection is
+   * closed with 1011 and the promise rejects with the source's error. The
+   * legacy drafts, which have no fragmentation, reject with `TypeError`.
+   *
+   * @param source The payload, in chunks: a stream, or any (async)
+   * iterable.
+   * @param options Binary or text, compression.
+   * @returns A promise that resolves once the last frame is queued and the
+   * send buffer is under its mark.
+   *
+   * @example Sending a file as one message
+   * ```ts ignore
+   * using file = await Deno.open("big.bin");
+   * await conn.sendStream(file.readable);
+   * ```
+   */
+  sendStream(
+    source:
+      | ReadableStream<Uint8Array | string>
+      | AsyncIterable<Uint8Array | string>
+      | Iterable<Uint8Array | string>,
+    options?: SendStreamOptions,
+  ): Promise<void> {
+    if (this.#machine.sendPart === undefined) {
+      return Promise.reject(
+        new TypeError(
+          `Cannot send a stream: protocol version ${this.version} has no fragmented messages`,
+        ),
+      );
+    }
+    const previous = this.#ordered;
+    const done = previous === undefined
+      ? this.#streamOut(source, options)
+      : previous.then(() => this.#streamOut(source, options));
+    this.#order(done.then(() => {}, () => {}));
+    return done;
+  }
+
+  async #streamOut(
+    source:
+      | ReadableStream<Uint8Array | string>
+      | AsyncIterable<Uint8Array | string>
+      | Iterable<Uint8Array | string>,
+    options: SendStreamOptions | undefined,
+  ): Promise<void> {
+    const machine = this.#machine;
+    let binary = options?.binary;
+    const compress = options?.compress;
+    let first = true;
+    try {
+      for await (const chunk of source) {
+        let bytes: Uint8Array;
+        if (typeof chunk === "string") bytes = encoder.encode(chunk);
+        else if (chunk instanceof Uint8Array) bytes = chunk;
+        else {
+          throw new TypeError(
+            "Cannot send a stream: a chunk is not a string or Uint8Array",
+          );
+        }
+        binary ??= typeof chunk !== "string";
+        for (let i = 0; i < bytes.length; i += STREAM_FRAME_SIZE) {
+          await this.#sendPart(
+            bytes.subarray(i, i + STREAM_FRAME_SIZE),
+            binary,
+            first,
+            false,
+            compress,
+          );
+          first = false;
+        }
+      }
+      await this.#sendPart(EMPTY, binary ?? true, first, true, compress);
+    } catch (error) {
+      // A message begun and not ended would hold the connection for good.
+      if (!first && !this.#done && !machine.closeSent) {
+        this.close(1011, "Message source failed").catch(() => {});
+      }
+      throw error;
+    }
+  }
+
+  // Queues one frame of a message from a stream, then waits for room.
+  #sendPart(
+    data: Uint8Array,
+    binary: boolean,
+    first: boolean,
+    fin: boolean,
+    compress: boolean | undefined,
+  ): Promise<void> {
+    if (this.#idleTimer !== undefined) this.#lastActivity = performance.now();
+    this.#assertOpen();
+    this.#machine.sendPart!(data, { binary, first, fin, compress });
     this.#enqueue();
     if (this.#queuedBytes + this.#inflightBytes <= this.#sendBufferSize) {
       return Promise.resolve();
@@ -460,6 +658,155 @@ export class Conn implements AsyncDisposable, AsyncIterable<Message> {
     this.#enqueue();
     const last = this.#batch ?? this.#inflight;
     return last ? last.promise : Promise.resolve();
+  }
+
+  /**
+   * Receives the next message as a stream, for messages too large to hold:
+   * its payload is handed out frame by frame (or piece by piece within a
+   * frame) as the application reads {@linkcode MessageStream.stream}, and
+   * while it does not, the connection stops reading the socket. The first
+   * call switches the connection to streamed reading for good: from the
+   * next message the protocol begins, every message comes through
+   * `nextMessage()` (messages already received whole are handed out first,
+   * as streams of one chunk), and reading whole messages through
+   * {@linkcode Conn.readable} or `for await` throws `TypeError`.
+   * `maxMessageSize` still applies to each message: dial or serve with
+   * `maxMessageSize: Infinity` to lift it (memory stays bounded by the
+   * read buffer either way). Calling it again before a message's stream
+   * is read to its end skips the rest of that message, and errors its
+   * stream. Resolves with null once the connection closed normally,
+   * rejects with {@linkcode ConnectionClosedError} otherwise; the legacy
+   * drafts reject with `TypeError`.
+   *
+   * @returns The next message, or null at the end.
+   *
+   * @example Saving each message to a file
+   * ```ts ignore
+   * for (let i = 0; ; i++) {
+   *   const message = await conn.nextMessage();
+   *   if (message === null) break;
+   *   using file = await Deno.create(`message-${i}.bin`);
+   *   await message.stream.pipeTo(file.writable);
+   * }
+   * ```
+   */
+  nextMessage(): Promise<MessageStream | null> {
+    const machine = this.#machine;
+    if (machine.streamMessages === undefined) {
+      return Promise.reject(
+        new TypeError(
+          `Cannot read a message as a stream: protocol version ${this.version} has no fragmented messages`,
+        ),
+      );
+    }
+    if (!this.#streamReading) {
+      this.#streamReading = true;
+      machine.streamMessages = true;
+    }
+    const current = this.#current;
+    if (current !== undefined) {
+      current.error(
+        new TypeError("Message stream was skipped for the next message"),
+      );
+      this.#skipRest();
+    }
+    return this.#nextStream();
+  }
+
+  async #nextStream(): Promise<MessageStream | null> {
+    for (;;) {
+      if (this.#inboxHead < this.#inbox.length) {
+        const whole = await this.#next(true);
+        return wholeStream(whole.value as Message);
+      }
+      if (this.#partsHead < this.#parts.length) {
+        // Pieces of a skipped message were dropped: this one is a first.
+        const part = this.#parts[this.#partsHead];
+        return {
+          type: part.binary ? "binary" : "text",
+          stream: this.#partStream(),
+          text: textOf,
+        };
+      }
+      if (this.#done) {
+        const end = await this.#end();
+        if (end.done) return null;
+      }
+      this.#reader ??= deferred<void>();
+      this.#wakeLoop();
+      await this.#reader.promise;
+    }
+  }
+
+  #partStream(): ReadableStream<Uint8Array> {
+    let controller!: ReadableStreamDefaultController<Uint8Array>;
+    return new ReadableStream<Uint8Array>({
+      start: (c) => {
+        controller = this.#current = c;
+      },
+      pull: () => this.#pullPart(controller),
+      cancel: () => {
+        if (this.#current === controller) this.#skipRest();
+      },
+    }, { highWaterMark: 0 });
+  }
+
+  // Hands the next piece of the message being read to its stream.
+  async #pullPart(
+    controller: ReadableStreamDefaultController<Uint8Array>,
+  ): Promise<void> {
+    for (;;) {
+      if (this.#current !== controller) return;
+      if (this.#partsHead < this.#parts.length) {
+        const part = this.#takePart();
+        if (part.data.length > 0) controller.enqueue(part.data);
+        if (part.fin) {
+          this.#current = undefined;
+          controller.close();
+        }
+        if (part.data.length > 0 || part.fin) return;
+        continue;
+      }
+      if (this.#done) {
+        this.#current = undefined;
+        controller.error(
+          new ConnectionClosedError(
+            this.#closeInfo(),
+            "Connection closed before the message ended",
+            { cause: this.#machine.error ?? this.#aborted },
+          ),
+        );
+        return;
+      }
+      this.#reader ??= deferred<void>();
+      this.#wakeLoop();
+      await this.#reader.promise;
+    }
+  }
+
+  #takePart(): MessagePart {
+    const part = this.#parts[this.#partsHead];
+    this.#parts[this.#partsHead++] = undefined as unknown as MessagePart;
+    if (this.#partsHead === this.#parts.length) {
+      this.#parts = [];
+      this.#partsHead = 0;
+    }
+    this.#inboxBytes -= part.data.length;
+    if (this.#inboxBytes < this.#readBufferSize) this.#wakeLoop();
+    if (this.#partsHead === 0 && this.#echoTimer !== undefined) {
+      this.#scheduleCloseEcho();
+    }
+    return part;
+  }
+
+  // The application gave up on the message being read: what is left of it
+  // is dropped, now and as it arrives.
+  #skipRest(): void {
+    this.#current = undefined;
+    while (this.#partsHead < this.#parts.length) {
+      if (this.#takePart().fin) return;
+    }
+    this.#skipping = true;
   }
 
   /**
@@ -654,7 +1001,14 @@ export class Conn implements AsyncDisposable, AsyncIterable<Message> {
   // The next received message; done after a normal close, a rejection
   // with ConnectionClosedError after any other. Messages already received
   // are handed out before the end is reported.
-  #next(): Promise<IteratorResult<Message>> {
+  #next(streamed = false): Promise<IteratorResult<Message>> {
+    if (this.#streamReading && !streamed) {
+      return Promise.reject(
+        new TypeError(
+          "Cannot read a whole message: the connection reads messages as streams",
+        ),
+      );
+    }
     if (this.#inboxHead < this.#inbox.length) {
       const message = this.#inbox[this.#inboxHead];
       this.#inbox[this.#inboxHead++] = "";
@@ -714,12 +1068,25 @@ export class Conn implements AsyncDisposable, AsyncIterable<Message> {
     this.#inboxBytes += message.length;
   }
 
+  #deliverPart(part: MessagePart): void {
+    if (this.#idleTimer !== undefined) this.#lastActivity = performance.now();
+    if (this.#skipping) {
+      if (part.fin) this.#skipping = false;
+      return;
+    }
+    this.#parts.push(part);
+    this.#inboxBytes += part.data.length;
+  }
+
   #dispatch(): void {
     const events = this.#machine.takeEvents();
     for (const event of events) {
       switch (event.type) {
         case "message":
           this.#deliver(event.data);
+          break;
+        case "part":
+          this.#deliverPart(event);
           break;
         case "pong":
           this.#onPong(event.data);
@@ -807,7 +1174,8 @@ export class Conn implements AsyncDisposable, AsyncIterable<Message> {
       machine.error !== undefined;
     if (!pending || machine.closeSent || this.#done) return;
     this.#cancelCloseEcho();
-    const drained = this.#inboxHead === this.#inbox.length;
+    const drained = this.#inboxHead === this.#inbox.length &&
+      this.#partsHead === this.#parts.length;
     this.#echoImmediate = drained;
     this.#echoTimer = drained
       ? setImmediate(() => this.#echoClose())
@@ -1125,6 +1493,29 @@ export class Conn implements AsyncDisposable, AsyncIterable<Message> {
       if (this.#room !== undefined) this.#checkRoom();
     }
   }
+}
+
+// MessageStream.text(), on a message's stream.
+function textOf(this: MessageStream): ReadableStream<string> {
+  return this.stream.pipeThrough(
+    new TextDecoderStream("utf-8", { fatal: true }),
+  );
+}
+
+// A message received whole, as a stream of one chunk.
+function wholeStream(message: Message): MessageStream {
+  const text = typeof message === "string";
+  const bytes = text ? encoder.encode(message) : message;
+  return {
+    type: text ? "text" : "binary",
+    stream: new ReadableStream<Uint8Array>({
+      start(controller) {
+        if (bytes.length > 0) controller.enqueue(bytes);
+        controller.close();
+      },
+    }),
+    text: textOf,
+  };
 }
 
 // Joins runs of small chunks so that many frames leave in one write.
