@@ -7,7 +7,11 @@ import {
   type FrameInit,
   Opcode,
 } from "../frame.ts";
-import type { ProtocolEvent } from "../machine.ts";
+import type { MessagePart, ProtocolEvent } from "../machine.ts";
+import {
+  acceptPerMessageDeflate,
+  negotiatePerMessageDeflate,
+} from "../permessage_deflate.ts";
 import {
   DEFAULT_MAX_MESSAGE_SIZE,
   isValidCloseCode,
@@ -1406,3 +1410,153 @@ Deno.test("WebSocketProtocol copies the caller's binary payload: changing it aft
     }
   }
 });
+
+// ---- Messages in parts -------------------------------------------------
+
+const EMPTY_BYTES = new Uint8Array(0);
+
+function parts(m: WebSocketProtocol): MessagePart[] {
+  return m.takeEvents().filter((e): e is MessagePart => e.type === "part");
+}
+
+for (const role of ROLES) {
+  Deno.test(`${role}: sendPart sends one fragmented message, control frames between its frames`, () => {
+    const m = machine(role);
+    m.sendPart(encoder.encode("one "), {
+      binary: false,
+      first: true,
+      fin: false,
+    });
+    assert.throws(() => m.send("other"), TypeError);
+    m.ping(encoder.encode("p"));
+    m.sendPart(new Uint8Array(2000).fill(0x61), {
+      binary: false,
+      first: false,
+      fin: false,
+    });
+    m.sendPart(new Uint8Array(0), { binary: false, first: false, fin: true });
+    m.send("after");
+    const frames = decodeSent(role, concat(...m.takeOutgoing()));
+    assert.deepEqual(
+      frames.map((f) => [f.opcode, f.fin, f.payload.length]),
+      [
+        [Opcode.Text, false, 4],
+        [Opcode.Ping, true, 1],
+        [Opcode.Continuation, false, 2000],
+        [Opcode.Continuation, true, 0],
+        [Opcode.Text, true, 5],
+      ],
+    );
+    assert.throws(
+      () => m.sendPart(EMPTY_BYTES, { binary: true, first: false, fin: true }),
+      TypeError,
+    );
+  });
+
+  Deno.test(`${role}: streamMessages hands a message out in parts as it arrives`, () => {
+    const m = machine(role);
+    // A whole message before the switch stays whole.
+    m.receive(fromPeer(role, text("whole")));
+    m.streamMessages = true;
+    const payload = randomBytes(300_000, 3);
+    const bytes = fromPeer(
+      role,
+      binary(payload.subarray(0, 200_000), false),
+      ping("x"),
+      continuation(payload.subarray(200_000)),
+    );
+    assert.deepEqual(m.takeEvents(), [{ type: "message", data: "whole" }]);
+    const got: MessagePart[] = [];
+    for (let i = 0; i < bytes.length; i += 10_000) {
+      m.receive(bytes.subarray(i, i + 10_000));
+      got.push(...parts(m));
+      // Nothing is held whole: each piece is handed out as it arrives.
+      assert.equal(m.readTarget(), undefined);
+    }
+    assert.ok(got.length > 20);
+    assert.equal(got[0].first, true);
+    assert.ok(got.slice(1).every((p) => !p.first && p.binary));
+    assert.deepEqual(got.map((p) => p.fin).filter(Boolean), [true]);
+    assert.deepEqual(concat(...got.map((p) => p.data)), payload);
+  });
+
+  Deno.test(`${role}: streamed text with invalid UTF-8 fails at once with 1007`, () => {
+    const m = machine(role);
+    m.streamMessages = true;
+    m.receive(fromPeer(role, text("fine ", false)));
+    assert.equal(parts(m).length, 1);
+    const bad = fromPeer(
+      role,
+      continuation(new Uint8Array([0xc3, 0x28, 0x41])),
+    );
+    // Only part of the frame: it fails before the frame is complete.
+    m.receive(bad.subarray(0, bad.length - 1));
+    assert.equal(m.error?.closeCode, 1007);
+  });
+
+  Deno.test(`${role}: a streamed message over maxMessageSize fails with 1009`, () => {
+    const m = machine(role, { maxMessageSize: 1000 });
+    m.streamMessages = true;
+    m.receive(fromPeer(role, binary(new Uint8Array(600), false)));
+    assert.equal(m.state, "open");
+    m.receive(fromPeer(role, continuation(new Uint8Array(600))));
+    assert.equal(m.error?.closeCode, 1009);
+  });
+
+  Deno.test(`${role}: with permessage-deflate a message sent in parts is compressed part by part`, () => {
+    const offer = negotiatePerMessageDeflate(
+      "permessage-deflate; client_max_window_bits",
+      { threshold: 0 },
+    )!;
+    using server = offer.extension;
+    using client = acceptPerMessageDeflate(offer.header, { threshold: 0 });
+    const [ours, theirs] = role === "client"
+      ? [client, server]
+      : [server, client];
+    const sender = machine(role, { extension: ours });
+    const receiver = machine(role === "client" ? "server" : "client", {
+      extension: theirs,
+    });
+    const line = encoder.encode("again and again and again\n".repeat(200));
+    for (let message = 0; message < 2; message++) {
+      for (let i = 0; i < 3; i++) {
+        sender.sendPart(line, { binary: false, first: i === 0, fin: false });
+      }
+      sender.sendPart(new Uint8Array(0), {
+        binary: false,
+        first: false,
+        fin: true,
+      });
+      const bytes = concat(...sender.takeOutgoing());
+      const peer = new FrameDecoder({
+        role: role === "client" ? "server" : "client",
+        allowedRsv: 0x40,
+      });
+      peer.push(bytes);
+      const rsv1: boolean[] = [];
+      for (let f = peer.next(); f; f = peer.next()) rsv1.push(f.rsv1);
+      assert.deepEqual(rsv1, [true, false, false, false]);
+      assert.ok(bytes.length < line.length, "compressed");
+      // A receiver in parts gets each part's bytes as its frame arrives.
+      receiver.streamMessages = message === 1;
+      receiver.receive(bytes);
+      const events = receiver.takeEvents();
+      const text = events.map((e) =>
+        e.type === "part"
+          ? decoder.decode(e.data)
+          : e.type === "message"
+          ? e.data
+          : ""
+      ).join("");
+      assert.equal(text, decoder.decode(line).repeat(3));
+    }
+    // An ordinary message after them still inflates (context takeover).
+    sender.send("whole");
+    receiver.streamMessages = false;
+    receiver.receive(concat(...sender.takeOutgoing()));
+    assert.deepEqual(receiver.takeEvents(), [{
+      type: "message",
+      data: "whole",
+    }]);
+  });
+}
