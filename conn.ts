@@ -243,7 +243,10 @@ function deferred<T>(): Deferred<T> {
  * says how it ended. `close()` runs the closing handshake under a timeout,
  * and every message the peer sent before its close frame is still read;
  * `abort()` drops the socket at once. Sends may be made concurrently; reads
- * are one stream.
+ * are one stream. Messages too large to hold go as streams, frame by frame
+ * with backpressure: {@linkcode Conn.nextMessage} receives one (and
+ * switches the connection to streamed reading), {@linkcode Conn.sendStream}
+ * sends one, with no other message in between.
  *
  * @example Talking to an echo server
  * ```ts ignore
@@ -722,11 +725,7 @@ export class Conn implements AsyncDisposable, AsyncIterable<Message> {
       if (this.#partsHead < this.#parts.length) {
         // Pieces of a skipped message were dropped: this one is a first.
         const part = this.#parts[this.#partsHead];
-        return {
-          type: part.binary ? "binary" : "text",
-          stream: this.#partStream(),
-          text: textOf,
-        };
+        return messageStream(part.binary, this.#partStream());
       }
       if (this.#done) {
         const end = await this.#end();
@@ -1495,27 +1494,32 @@ export class Conn implements AsyncDisposable, AsyncIterable<Message> {
   }
 }
 
-// MessageStream.text(), on a message's stream.
-function textOf(this: MessageStream): ReadableStream<string> {
-  return this.stream.pipeThrough(
-    new TextDecoderStream("utf-8", { fatal: true }),
-  );
+// A MessageStream around its payload stream.
+function messageStream(
+  binary: boolean,
+  stream: ReadableStream<Uint8Array>,
+): MessageStream {
+  return {
+    type: binary ? "binary" : "text",
+    stream,
+    text: () =>
+      stream.pipeThrough(new TextDecoderStream("utf-8", { fatal: true })),
+  };
 }
 
 // A message received whole, as a stream of one chunk.
 function wholeStream(message: Message): MessageStream {
   const text = typeof message === "string";
   const bytes = text ? encoder.encode(message) : message;
-  return {
-    type: text ? "text" : "binary",
-    stream: new ReadableStream<Uint8Array>({
+  return messageStream(
+    !text,
+    new ReadableStream<Uint8Array>({
       start(controller) {
         if (bytes.length > 0) controller.enqueue(bytes);
         controller.close();
       },
     }),
-    text: textOf,
-  };
+  );
 }
 
 // Joins runs of small chunks so that many frames leave in one write.
