@@ -296,6 +296,47 @@ for (const role of roles) {
     });
   });
 
+  Deno.test(`${role}: a message stream cancelled or left for the next message skips the rest`, async () => {
+    await connected({}, async (client, server) => {
+      const [sender, receiver] = role === "client"
+        ? [client, server]
+        : [server, client];
+      const size = 2 * 1024 * 1024;
+      const first = sender.sendStream(seeded(1, size, 64 * 1024));
+      const second = sender.sendStream(seeded(2, size, 64 * 1024));
+      const third = sender.send("third");
+      const a = await receiver.nextMessage();
+      const reader = a!.stream.getReader();
+      await reader.read();
+      await reader.cancel();
+      const b = await receiver.nextMessage();
+      const bReader = b!.stream.getReader();
+      await bReader.read();
+      // Not read to its end: the next call skips it, and errors it.
+      const c = await receiver.nextMessage();
+      await assert.rejects(() => bReader.read(), TypeError);
+      assert.equal(await new Response(c!.stream).text(), "third");
+      await Promise.all([first, second, third]);
+    });
+  });
+
+  Deno.test(`${role}: a source that fails mid-message closes the connection with 1011`, async () => {
+    await connected({}, async (client, server) => {
+      const [sender, receiver] = role === "client"
+        ? [client, server]
+        : [server, client];
+      const failure = new Error("source broke");
+      const sending = sender.sendStream((async function* () {
+        yield new Uint8Array(10);
+        throw failure;
+      })());
+      await assert.rejects(() => sending, (error) => error === failure);
+      const message = await receiver.nextMessage();
+      await assert.rejects(() => readAll(message!.stream));
+      assert.equal((await receiver.closed).code, 1011);
+    });
+  });
+
   Deno.test(`${role}: invalid UTF-8 in a streamed text message fails with 1007`, async () => {
     await connected({}, async (client, server) => {
       const [sender, receiver] = role === "client"
