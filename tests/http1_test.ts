@@ -10,6 +10,7 @@ import {
   MAX_CHUNK_LINE,
   parseHead,
   requestFraming,
+  ResponseFields,
   responseHasNoBody,
 } from "../_http1.ts";
 import { parseRequestHead } from "../handshake.ts";
@@ -408,4 +409,49 @@ Deno.test("parseHead() reads fields in order and refuses what parseRequestHead r
       JSON.stringify(bad),
     );
   }
+});
+
+Deno.test("ResponseFields reads a response's fields once, keeping those the server owns apart", () => {
+  const headers = new Headers({
+    "Content-Length": "12",
+    Connection: "Keep-Alive, CLOSE",
+    Date: "Sun, 06 Dec 2026 10:00:00 GMT",
+    "X-A": "1",
+  });
+  const fields = new ResponseFields(headers);
+  assert.equal(fields.contentLength, "12");
+  assert.equal(fields.close, true);
+  assert.equal(fields.date, true);
+  assert.equal(
+    fields.lines,
+    "date: Sun, 06 Dec 2026 10:00:00 GMT\r\nx-a: 1\r\n",
+  );
+  const plain = new ResponseFields(new Headers({ connection: "keep-alive" }));
+  assert.equal(plain.close, false);
+  assert.equal(plain.contentLength, null);
+  assert.equal(plain.date, false);
+  assert.equal(plain.lines, "");
+  // A head made in a given buffer when it fits, a new one otherwise.
+  const into = new Uint8Array(256);
+  const head = encodeResponseHead(
+    200,
+    "",
+    fields,
+    { kind: "length", length: 2 },
+    undefined,
+    encoder.encode("ok"),
+    into,
+  );
+  assert.equal(head.buffer, into.buffer);
+  assert.match(decoder.decode(head), /content-length: 2\r\n\r\nok$/);
+  const small = encodeResponseHead(
+    200,
+    "",
+    fields,
+    { kind: "length", length: 2 },
+    undefined,
+    undefined,
+    new Uint8Array(8),
+  );
+  assert.notEqual(small.buffer.byteLength, 8);
 });
