@@ -59,8 +59,10 @@ export {
   type ConnInit,
   type ConnOptions,
   type Message,
+  type MessageStream,
   type ProtocolVersion,
   type SendOptions,
+  type SendStreamOptions,
   type Transport,
 } from "./conn.ts";
 export {
