@@ -634,6 +634,15 @@ export function parseResponseHead(head: Uint8Array): ResponseHead {
 }
 
 /**
+ * Header fields to read: a `Headers`, or any lighter map with the same
+ * `get` (the HTTP path's own field list).
+ */
+export interface HeaderSource {
+  /** The field's value, repeated lines joined with ", ", or null. */
+  get(name: string): string | null;
+}
+
+/**
  * The elements of a comma-separated header list (RFC 9110 section 5.6.1),
  * across repeated header lines, trimmed, empty elements dropped. Case is
  * kept: compare tokens case-insensitively where the header says so.
@@ -650,7 +659,7 @@ export function parseResponseHead(head: Uint8Array): ResponseHead {
  * console.log(headerTokens(headers, "connection")); // [ "keep-alive", "Upgrade" ]
  * ```
  */
-export function headerTokens(headers: Headers, name: string): string[] {
+export function headerTokens(headers: HeaderSource, name: string): string[] {
   const value = headers.get(name);
   if (value === null) return [];
   const tokens: string[] = [];
@@ -677,12 +686,18 @@ export function headerTokens(headers: Headers, name: string): string[] {
  * ```
  */
 export function hasToken(
-  headers: Headers,
+  headers: HeaderSource,
   name: string,
   token: string,
 ): boolean {
+  const value = headers.get(name);
+  if (value === null) return false;
+  // No list is made: this runs for every request on the HTTP path.
   const wanted = token.toLowerCase();
-  return headerTokens(headers, name).some((t) => t.toLowerCase() === wanted);
+  for (const part of value.split(",")) {
+    if (part.trim().toLowerCase() === wanted) return true;
+  }
+  return false;
 }
 
 function base64(bytes: Uint8Array): string {
