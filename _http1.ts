@@ -6,12 +6,10 @@
 // the connection after answering one, since its framing can't be trusted.
 
 import { ProtocolError } from "./errors.ts";
+import { hasToken, type HeaderSource, headerTokens } from "./handshake.ts";
 
 /** Header fields to look up: a `Headers`, or the {@linkcode Fields} of a head. */
-export interface FieldSource {
-  /** The field's value, repeated lines joined with ", "; null if absent. */
-  get(name: string): string | null;
-}
+export type FieldSource = HeaderSource;
 
 /** What the framing rules read of a request head. */
 export interface HeadInfo {
@@ -56,32 +54,6 @@ export class Fields implements FieldSource {
     }
     return value;
   }
-}
-
-/** The elements of a comma-separated field, trimmed, empty ones dropped. */
-export function fieldTokens(headers: FieldSource, name: string): string[] {
-  const value = headers.get(name);
-  if (value === null) return [];
-  const tokens: string[] = [];
-  for (const part of value.split(",")) {
-    const token = part.trim();
-    if (token !== "") tokens.push(token);
-  }
-  return tokens;
-}
-
-/** Whether a comma-separated field holds a token, case-insensitively. */
-export function hasFieldToken(
-  headers: FieldSource,
-  name: string,
-  token: string,
-): boolean {
-  const value = headers.get(name);
-  if (value === null) return false;
-  for (const part of value.split(",")) {
-    if (part.trim().toLowerCase() === token) return true;
-  }
-  return false;
 }
 
 const REQUEST_LINE = /^([!#$%&'*+\-.^_`|~0-9A-Za-z]+) (\S+) HTTP\/(\d)\.(\d)$/;
@@ -201,7 +173,7 @@ export function requestFraming(head: HeadInfo): RequestFraming {
     if (head.version === "1.0") {
       throw fault("Invalid request: Transfer-Encoding in HTTP/1.0");
     }
-    const codings = fieldTokens(head.headers, "transfer-encoding");
+    const codings = headerTokens(head.headers, "transfer-encoding");
     if (codings.length === 1 && codings[0].toLowerCase() === "chunked") {
       return { kind: "chunked" };
     }
@@ -436,11 +408,11 @@ export function bodyDecoder(framing: RequestFraming): BodyDecoder | undefined {
  */
 export function clientKeepsAlive(head: HeadInfo): boolean {
   if (head.version === "1.1") {
-    return !hasFieldToken(head.headers, "connection", "close");
+    return !hasToken(head.headers, "connection", "close");
   }
   if (head.version === "1.0") {
-    return hasFieldToken(head.headers, "connection", "keep-alive") &&
-      !hasFieldToken(head.headers, "connection", "close");
+    return hasToken(head.headers, "connection", "keep-alive") &&
+      !hasToken(head.headers, "connection", "close");
   }
   return false;
 }
@@ -549,7 +521,7 @@ export class ResponseFields {
       if (OWN.has(name)) {
         if (name === "content-length") this.contentLength = value;
         else if (name === "connection") {
-          this.close = hasToken(value, "close");
+          this.close = valueHasToken(value, "close");
         }
         return;
       }
@@ -559,7 +531,7 @@ export class ResponseFields {
   }
 }
 
-function hasToken(value: string, token: string): boolean {
+function valueHasToken(value: string, token: string): boolean {
   for (const part of value.split(",")) {
     if (part.trim().toLowerCase() === token) return true;
   }

@@ -7,7 +7,12 @@
 
 import type { Transport } from "./conn.ts";
 import { ProtocolError } from "./errors.ts";
-import { HeadReader, parseRequestHead, type RequestHead } from "./handshake.ts";
+import {
+  hasToken,
+  HeadReader,
+  parseRequestHead,
+  type RequestHead,
+} from "./handshake.ts";
 import { abortable, cancel, Deadline, Expiry, schedule } from "./_deadline.ts";
 import { writeAll } from "./_io.ts";
 import {
@@ -20,7 +25,6 @@ import {
   encodeResponseHead,
   expectsContinue,
   type FieldSource,
-  hasFieldToken,
   LAST_CHUNK,
   LengthDecoder,
   type ParsedHead,
@@ -795,7 +799,7 @@ class HttpLoop {
         count++;
         if (
           count > 1 &&
-          hasFieldToken(current.parsed.headers, "upgrade", "websocket")
+          hasToken(current.parsed.headers, "upgrade", "websocket")
         ) {
           return {
             head: current.head,
