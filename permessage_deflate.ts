@@ -684,6 +684,23 @@ export class PerMessageDeflate implements PerMessageExtension, Disposable {
     ) {
       return undefined;
     }
+    const output = this.#deflateSync(payload);
+    if (!this.#sendTakeover) this.#deflater!.reset();
+    const length = output.length - 4;
+    if (
+      length < 0 || output[length] !== 0 || output[length + 1] !== 0 ||
+      output[length + 2] !== 0xff || output[length + 3] !== 0xff
+    ) {
+      this.#freeDeflater();
+      throw new Error("Cannot compress message: zlib did not sync-flush");
+    }
+    if (!this.#sendTakeover && length >= payload.length) return undefined;
+    return output.subarray(0, length);
+  }
+
+  // Deflates `payload` with a sync flush on the sending context (made on
+  // first use); a zlib failure frees the context and throws.
+  #deflateSync(payload: Uint8Array): Uint8Array<ArrayBuffer> {
     const deflater = this.#deflater ??= new ZlibContext(
       "deflate",
       this.#sendBits,
@@ -707,18 +724,7 @@ export class PerMessageDeflate implements PerMessageExtension, Disposable {
         cause: error,
       });
     }
-    if (!this.#sendTakeover) deflater.reset();
-    const output = concat(parts, produced);
-    const length = output.length - 4;
-    if (
-      length < 0 || output[length] !== 0 || output[length + 1] !== 0 ||
-      output[length + 2] !== 0xff || output[length + 3] !== 0xff
-    ) {
-      this.#freeDeflater();
-      throw new Error("Cannot compress message: zlib did not sync-flush");
-    }
-    if (!this.#sendTakeover && length >= payload.length) return undefined;
-    return output.subarray(0, length);
+    return concat(parts, produced);
   }
 
   /**
@@ -766,32 +772,9 @@ export class PerMessageDeflate implements PerMessageExtension, Disposable {
       if (!this.#sendTakeover) this.#deflater?.reset();
       return new Uint8Array(1);
     }
-    const deflater = this.#deflater ??= new ZlibContext(
-      "deflate",
-      this.#sendBits,
-      this.#level,
-      this.#memLevel,
-    );
-    const parts: Uint8Array<ArrayBuffer>[] = [];
-    let produced: number;
-    try {
-      produced = pump(
-        deflater,
-        constants.Z_SYNC_FLUSH,
-        payload,
-        parts,
-        Math.min(payload.length + (payload.length >> 3) + 64, FIRST_CHUNK),
-        Infinity,
-      ).produced;
-    } catch (error) {
-      this.#freeDeflater();
-      throw new Error(`Cannot compress message: ${errorMessage(error)}`, {
-        cause: error,
-      });
-    }
-    const output = concat(parts, produced);
+    const output = this.#deflateSync(payload);
     if (!fin) return output;
-    if (!this.#sendTakeover) deflater.reset();
+    if (!this.#sendTakeover) this.#deflater!.reset();
     return output.subarray(0, Math.max(0, output.length - 4));
   }
 
