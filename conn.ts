@@ -317,8 +317,8 @@ export class Conn implements AsyncDisposable, AsyncIterable<Message> {
   #queue: Uint8Array[] = [];
   #queuedBytes = 0;
   #inflightBytes = 0;
-  #batch: Deferred<void> | undefined;
-  #inflight: Deferred<void> | undefined; // the batch being written
+  #batch: Batch | undefined;
+  #inflight: Batch | undefined; // the batch being written
   #writing: Promise<void> | undefined;
   #sendBufferSize: number;
   // Senders waiting for the send buffer to fall back to its mark.
@@ -1369,9 +1369,7 @@ export class Conn implements AsyncDisposable, AsyncIterable<Message> {
       for (const ping of this.#pings.splice(0)) ping.done.reject(error);
       room?.reject(error);
       batch?.reject(error);
-      batch?.promise.catch(() => {});
       inflight?.reject(error);
-      inflight?.promise.catch(() => {});
     }
     const reader = this.#reader;
     this.#reader = undefined;
@@ -1413,7 +1411,7 @@ export class Conn implements AsyncDisposable, AsyncIterable<Message> {
       queue.push(chunk);
       this.#queuedBytes += chunk.length;
     }
-    if (queue.length > 0) this.#batch ??= deferred<void>();
+    if (queue.length > 0) this.#batch ??= new Batch();
   }
 
   // Wakes the senders waiting for room once the buffer is back at its mark.
@@ -1491,6 +1489,40 @@ export class Conn implements AsyncDisposable, AsyncIterable<Message> {
       this.#inflightBytes -= n;
       if (this.#room !== undefined) this.#checkRoom();
     }
+  }
+}
+
+// The completion of one batch of writes. Its promise is made only when
+// someone waits for it (flush(), close()): a send under the mark never does,
+// and a broadcast makes one batch per connection per turn.
+class Batch {
+  #deferred: Deferred<void> | undefined;
+  #settled: { ok: boolean; error?: unknown } | undefined;
+
+  get promise(): Promise<void> {
+    if (this.#deferred === undefined) {
+      const made = this.#deferred = deferred<void>();
+      const settled = this.#settled;
+      if (settled?.ok === true) made.resolve();
+      else if (settled !== undefined) made.reject(settled.error);
+    }
+    return this.#deferred.promise;
+  }
+
+  resolve(): void {
+    if (this.#deferred !== undefined) this.#deferred.resolve();
+    else this.#settled ??= { ok: true };
+  }
+
+  reject(error: unknown): void {
+    const made = this.#deferred;
+    if (made === undefined) {
+      this.#settled ??= { ok: false, error };
+      return;
+    }
+    made.reject(error);
+    // Whoever asked for the promise may have let it go.
+    made.promise.catch(() => {});
   }
 }
 
