@@ -3,6 +3,8 @@
 // push messages (pub/sub) handed to a callback. Enough for the Redis bus;
 // not a general client.
 
+import { concatBytes } from "./_bytes.ts";
+
 const encoder = new TextEncoder();
 const decoder = new TextDecoder();
 const CR = 13;
@@ -47,13 +49,7 @@ export function encodeCommand(args: readonly RespArg[]): Uint8Array {
     parts.push(head, bytes, CRLF);
     size += head.length + bytes.length + 2;
   }
-  const out = new Uint8Array(size);
-  let offset = 0;
-  for (const part of parts) {
-    out.set(part, offset);
-    offset += part.length;
-  }
-  return out;
+  return concatBytes(parts, size);
 }
 
 const CRLF = new Uint8Array([CR, LF]);
@@ -339,18 +335,7 @@ export class RespClient {
       while (this.#out.length > 0 && !this.#ended) {
         const chunks = this.#out;
         this.#out = [];
-        let buffer: Uint8Array;
-        if (chunks.length === 1) buffer = chunks[0];
-        else {
-          let size = 0;
-          for (const chunk of chunks) size += chunk.length;
-          buffer = new Uint8Array(size);
-          let offset = 0;
-          for (const chunk of chunks) {
-            buffer.set(chunk, offset);
-            offset += chunk.length;
-          }
-        }
+        const buffer = concatBytes(chunks);
         for (let offset = 0; offset < buffer.length;) {
           offset += await this.#conn.write(buffer.subarray(offset));
         }

@@ -2,6 +2,8 @@
 // authentication (RFC 1929), as a state machine that does no I/O: bytes in
 // through `receive()`, bytes out through `output()`.
 
+import { concatBytes } from "./_bytes.ts";
+
 /** Where a SOCKS5 tunnel leads: an IP address, or a name the proxy resolves. */
 export interface Socks5Target {
   /** An IPv4 or IPv6 address literal, or a domain name (at most 255 bytes). */
@@ -155,15 +157,7 @@ export class Socks5Handshake {
 
   /** Bytes to send now (empty when nothing is due). */
   output(): Uint8Array {
-    const parts = this.#output.splice(0);
-    if (parts.length === 1) return parts[0];
-    const out = new Uint8Array(parts.reduce((n, p) => n + p.length, 0));
-    let offset = 0;
-    for (const part of parts) {
-      out.set(part, offset);
-      offset += part.length;
-    }
-    return out;
+    return concatBytes(this.#output.splice(0));
   }
 
   /** Takes bytes from the proxy; throws a `Socks5Error` on a refusal. */

@@ -27,6 +27,7 @@ import type {
   SendOptions,
 } from "./machine.ts";
 import { cancel, Expiry, schedule } from "./_deadline.ts";
+import { concatBytes } from "./_bytes.ts";
 import { PreparedMessage } from "./prepared.ts";
 import type { Topics } from "./topics.ts";
 
@@ -1561,16 +1562,7 @@ function coalesce(chunks: Uint8Array[]): Uint8Array[] {
   let run: Uint8Array[] = [];
   let runBytes = 0;
   const flushRun = () => {
-    if (run.length === 1) out.push(run[0]);
-    else if (run.length > 1) {
-      const joined = new Uint8Array(runBytes);
-      let offset = 0;
-      for (const chunk of run) {
-        joined.set(chunk, offset);
-        offset += chunk.length;
-      }
-      out.push(joined);
-    }
+    if (run.length > 0) out.push(concatBytes(run, runBytes));
     run = [];
     runBytes = 0;
   };

@@ -20,6 +20,7 @@
  */
 
 import { ConnectionClosedError, ProtocolError } from "./errors.ts";
+import { concatBytes } from "./_bytes.ts";
 import type { PerMessageExtension } from "./extension.ts";
 import {
   applyMask,
@@ -162,17 +163,6 @@ function invalidUtf8(cause?: unknown): ProtocolError {
     "Received invalid UTF-8 in a text message",
     { closeCode: 1007, cause },
   );
-}
-
-function concat(parts: Uint8Array[], size: number): Uint8Array {
-  if (parts.length === 1) return parts[0];
-  const out = new Uint8Array(size);
-  let offset = 0;
-  for (const part of parts) {
-    out.set(part, offset);
-    offset += part.length;
-  }
-  return out;
 }
 
 /**
@@ -1017,7 +1007,7 @@ export class WebSocketProtocol implements ProtocolMachine {
     if (!fin) return;
     const data = this.#parts.length === 0
       ? new Uint8Array(0)
-      : concat(this.#parts, this.#size);
+      : concatBytes(this.#parts, this.#size);
     this.#parts = [];
     this.#events.push({ type: "message", data });
   }
