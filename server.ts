@@ -49,7 +49,7 @@ import {
 } from "./permessage_deflate.ts";
 import { noDelay, readHead, writeAll } from "./_io.ts";
 import { peerInfo, serveHttp } from "./_http_server.ts";
-import type { TrustProxy } from "./_http1.ts";
+import { STATUS_TEXT, type TrustProxy } from "./_http1.ts";
 
 export type { TrustProxy } from "./_http1.ts";
 
@@ -298,27 +298,6 @@ export interface WebSocketServer extends AsyncDisposable {
 }
 
 const DEFAULT_HANDSHAKE_TIMEOUT = 10_000;
-
-const STATUS_TEXT: Record<number, string> = {
-  200: "OK",
-  204: "No Content",
-  301: "Moved Permanently",
-  302: "Found",
-  304: "Not Modified",
-  400: "Bad Request",
-  401: "Unauthorized",
-  403: "Forbidden",
-  404: "Not Found",
-  405: "Method Not Allowed",
-  408: "Request Timeout",
-  413: "Content Too Large",
-  426: "Upgrade Required",
-  429: "Too Many Requests",
-  431: "Request Header Fields Too Large",
-  500: "Internal Server Error",
-  501: "Not Implemented",
-  503: "Service Unavailable",
-};
 
 /** Writes an HTTP response and closes the socket. */
 async function respond(
