@@ -206,8 +206,9 @@ export interface BusOptions {
 /**
  * The shared half of a bus: reference counts per topic, envelopes, sequence
  * numbers and the checks on them. An implementation moves envelopes:
- * it implements {@linkcode BusBase.transmit}, {@linkcode BusBase.join},
- * {@linkcode BusBase.leave} and {@linkcode BusBase.shutdown}, and calls
+ * it implements {@linkcode BusBase.transmit} and
+ * {@linkcode BusBase.shutdown} (and {@linkcode BusBase.join} and
+ * {@linkcode BusBase.leave} where subscribing means telling a broker), calls
  * {@linkcode BusBase.receive} with every envelope that arrives and
  * {@linkcode BusBase.reportGap} after it lost messages (a reconnect).
  *
@@ -227,12 +228,6 @@ export interface BusOptions {
  *   }
  *   protected transmit(topic: string, envelope: Uint8Array): void {
  *     wire.dispatchEvent(new CustomEvent("message", { detail: [topic, envelope] }));
- *   }
- *   protected join(): Promise<void> {
- *     return Promise.resolve();
- *   }
- *   protected leave(): Promise<void> {
- *     return Promise.resolve();
  *   }
  *   protected shutdown(): Promise<void> {
  *     wire.removeEventListener("message", this.#listener);
@@ -395,10 +390,39 @@ export abstract class BusBase implements Bus {
 
   /** Sends an envelope to the other nodes. Must not throw nor wait. */
   protected abstract transmit(topic: string, envelope: Uint8Array): void;
-  /** Starts receiving a topic; resolves once its messages arrive. */
-  protected abstract join(topic: string): Promise<void>;
-  /** Stops receiving a topic. */
-  protected abstract leave(topic: string): Promise<void>;
+  /**
+   * Starts receiving a topic; resolves once its messages arrive. By default
+   * nothing to do: for a bus that receives every topic and filters with
+   * {@linkcode BusBase.isSubscribed}.
+   *
+   * @param _topic The topic.
+   * @returns A promise that resolves once the topic is joined.
+   */
+  protected join(_topic: string): Promise<void> {
+    return Promise.resolve();
+  }
+
+  /**
+   * Stops receiving a topic; by default nothing to do (see
+   * {@linkcode BusBase.join}).
+   *
+   * @param _topic The topic.
+   * @returns A promise that resolves once the topic is left.
+   */
+  protected leave(_topic: string): Promise<void> {
+    return Promise.resolve();
+  }
+
+  /**
+   * Whether this node is subscribed to a topic (from its first
+   * `subscribe()` to its last `unsubscribe()`, until `close()`).
+   *
+   * @param topic The topic.
+   * @returns Whether it is subscribed.
+   */
+  protected isSubscribed(topic: string): boolean {
+    return this.#refs.has(topic);
+  }
   /** Releases the transport. Called once. */
   protected abstract shutdown(): Promise<void>;
 }
@@ -439,7 +463,6 @@ export interface LocalBusOptions extends BusOptions {
 export class LocalBus extends BusBase {
   /** The group this bus belongs to. */
   readonly group: LocalBusGroup;
-  #joined = new Set<string>();
 
   /**
    * Joins a group.
@@ -455,27 +478,14 @@ export class LocalBus extends BusBase {
   /** Sends an envelope to the other buses. */
   protected transmit(topic: string, envelope: Uint8Array): void {
     for (const member of this.group.members) {
-      if (member !== this && member.#joined.has(topic)) {
+      if (member !== this && member.isSubscribed(topic)) {
         queueMicrotask(() => member.receive(topic, envelope));
       }
     }
   }
 
-  /** Starts receiving a topic. */
-  protected join(topic: string): Promise<void> {
-    this.#joined.add(topic);
-    return Promise.resolve();
-  }
-
-  /** Stops receiving a topic. */
-  protected leave(topic: string): Promise<void> {
-    this.#joined.delete(topic);
-    return Promise.resolve();
-  }
-
   /** Releases the transport. */
   protected shutdown(): Promise<void> {
-    this.#joined.clear();
     this.group.members.delete(this);
     return Promise.resolve();
   }

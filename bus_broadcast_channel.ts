@@ -67,7 +67,6 @@ export interface BroadcastChannelBusOptions extends BusOptions {
  */
 export class BroadcastChannelBus extends BusBase {
   #channel: BroadcastChannel;
-  #joined = new Set<string>();
   #batch: Uint8Array[] = [];
   #batchBytes = 0;
 
@@ -131,28 +130,15 @@ export class BroadcastChannelBus extends BusBase {
       const end = nameEnd + 4 + envelopeLength;
       if (end > packed.length) return;
       const topic = decoder.decode(packed.subarray(offset + 4, nameEnd));
-      if (this.#joined.has(topic)) {
+      if (this.isSubscribed(topic)) {
         this.receive(topic, packed.subarray(nameEnd + 4, end));
       }
       offset = end;
     }
   }
 
-  /** Starts receiving a topic. */
-  protected join(topic: string): Promise<void> {
-    this.#joined.add(topic);
-    return Promise.resolve();
-  }
-
-  /** Stops receiving a topic. */
-  protected leave(topic: string): Promise<void> {
-    this.#joined.delete(topic);
-    return Promise.resolve();
-  }
-
   /** Releases the transport. */
   protected shutdown(): Promise<void> {
-    this.#joined.clear();
     this.#channel.close();
     return Promise.resolve();
   }

@@ -690,7 +690,7 @@ export class RedisBus extends BusBase {
   }
 
   /** Subscribes on the node that owns the topic's channel. */
-  protected join(topic: string): Promise<void> {
+  protected override join(topic: string): Promise<void> {
     const channel = this.#prefix + topic;
     const waiting = this.#waitFor(channel);
     const shard = this.#owner(topic);
@@ -710,7 +710,7 @@ export class RedisBus extends BusBase {
   }
 
   /** Unsubscribes on the node that owns the topic's channel. */
-  protected leave(topic: string): Promise<void> {
+  protected override leave(topic: string): Promise<void> {
     const channel = this.#prefix + topic;
     for (const shard of this.#shards.values()) {
       if (!shard.topics.delete(topic)) continue;

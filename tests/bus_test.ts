@@ -24,11 +24,11 @@ class WireBus extends BusBase {
   protected transmit(topic: string, envelope: Uint8Array): void {
     this.sent.push([topic, envelope]);
   }
-  protected join(topic: string): Promise<void> {
+  protected override join(topic: string): Promise<void> {
     this.log.push(`join ${topic}`);
     return Promise.resolve();
   }
-  protected leave(topic: string): Promise<void> {
+  protected override leave(topic: string): Promise<void> {
     this.log.push(`leave ${topic}`);
     return Promise.resolve();
   }
