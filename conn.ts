@@ -867,8 +867,8 @@ export class Conn implements AsyncDisposable, AsyncIterable<Message> {
       this.#closeRequested = true;
       this.#startClosing();
       const flushed = this.#flush();
-      if (this.version === "hixie-75") {
-        // No closing handshake in draft 75: our FIN, after whatever is
+      if (this.#machine.closesByHalfClose) {
+        // No closing handshake (draft 75): our FIN, after whatever is
         // still queued, is the close, and the peer's FIN ends the read loop.
         flushed.then(() => this.#sendFin()).catch(() => {});
       } else {
@@ -1122,10 +1122,8 @@ export class Conn implements AsyncDisposable, AsyncIterable<Message> {
   }
 
   #scheduleKeepalive(): void {
-    // The legacy drafts have no pings, hence no keepalive.
-    if (
-      this.#pingInterval <= 0 || this.#done || this.version.startsWith("hixie")
-    ) {
+    // A protocol without pings (the legacy drafts) has no keepalive.
+    if (this.#pingInterval <= 0 || this.#done || !this.#machine.canPing) {
       return;
     }
     const keepalive = this.#keepalive ??= new Expiry();
@@ -1308,12 +1306,8 @@ export class Conn implements AsyncDisposable, AsyncIterable<Message> {
     this.#startClosing();
     try {
       await this.#flush();
-      // The server closes TCP first (RFC 6455 section 7.1.1); so does an
-      // end that failed, or that had no closing handshake to wait for.
-      const weCloseFirst = this.#machine.error !== undefined ||
-        this.#role === "server" || this.#machine.closeReceived === undefined ||
-        this.version === "hixie-75";
-      if (weCloseFirst) await this.#sendFin();
+      // Who sends FIN first is the protocol's close rule.
+      if (this.#machine.closesTransportFirst) await this.#sendFin();
       while (!this.#done) {
         const n = await this.#read(DISCARD);
         if (n === null) {

@@ -190,6 +190,25 @@ export class HixieProtocol implements ProtocolMachine {
     return this.#closeSent;
   }
 
+  /** Always false: the drafts have no pings. */
+  get canPing(): boolean {
+    return false;
+  }
+
+  /** True for draft 75, whose only close is the end of the byte stream. */
+  get closesByHalfClose(): boolean {
+    return this.version === "hixie-75";
+  }
+
+  /**
+   * Whether this end sends FIN first: the server, an end that failed or had
+   * no closing handshake to wait for, and either end of draft 75.
+   */
+  get closesTransportFirst(): boolean {
+    return this.role === "server" || this.#error !== undefined ||
+      this.#closeReceived === undefined || this.closesByHalfClose;
+  }
+
   /** Whether {@linkcode HixieProtocol.takeOutgoing} has bytes waiting. */
   get hasOutgoing(): boolean {
     return this.#outgoing.length > 0;

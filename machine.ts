@@ -106,6 +106,25 @@ export interface ProtocolMachine {
   readonly closeSent: boolean;
 
   /**
+   * Whether the protocol has pings (the legacy drafts have none, so a
+   * connection keeps no keepalive for them).
+   */
+  readonly canPing: boolean;
+  /**
+   * Whether closing is only a half-close of the byte stream: no closing
+   * handshake to send or wait for (draft-hixie-75). The connection then
+   * sends FIN once what is queued has left.
+   */
+  readonly closesByHalfClose: boolean;
+  /**
+   * Whether this end sends FIN first once the machine is closed, by the
+   * close rules of the protocol: the server does (RFC 6455 section 7.1.1),
+   * as does an end that failed the connection, closed without a closing
+   * handshake to wait for, or closes by half-close.
+   */
+  readonly closesTransportFirst: boolean;
+
+  /**
    * Feeds bytes received from the peer. Never throws for bad input: a
    * violation fails the connection (see {@linkcode ProtocolMachine.error}).
    */

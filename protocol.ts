@@ -273,6 +273,25 @@ export class WebSocketProtocol implements ProtocolMachine {
     return this.#closeSent;
   }
 
+  /** Always true: RFC 6455 has pings. */
+  get canPing(): boolean {
+    return true;
+  }
+
+  /** Always false: RFC 6455 closes with a closing handshake. */
+  get closesByHalfClose(): boolean {
+    return false;
+  }
+
+  /**
+   * Whether this end sends FIN first: the server (RFC 6455 section 7.1.1),
+   * or an end that failed or had no closing handshake to wait for.
+   */
+  get closesTransportFirst(): boolean {
+    return this.#role === "server" || this.#error !== undefined ||
+      this.#closeReceived === undefined;
+  }
+
   /** Whether there are bytes to write. */
   get hasOutgoing(): boolean {
     return this.#outgoing.length > 0 || this.#arenaEnd > this.#arenaStart;
