@@ -28,20 +28,23 @@ import {
   parseResponseHead,
   validateUpgradeResponse,
 } from "./handshake.ts";
-import { DEFAULT_MAX_MESSAGE_SIZE, WebSocketProtocol } from "./protocol.ts";
-import { abortable, type Deadline, deadline } from "./_deadline.ts";
-import { pickConnOptions } from "./_options.ts";
+import {
+  DEFAULT_MAX_MESSAGE_SIZE,
+  WebSocketProtocol,
+} from "./protocol/rfc6455.ts";
+import { abortable, type Deadline, deadline } from "./_util/deadline.ts";
+import { pickConnOptions } from "./conn/_options.ts";
 import {
   acceptPerMessageDeflate,
   isPerMessageDeflateSupported,
   perMessageDeflateOffer,
   type PerMessageDeflateOptions,
-} from "./permessage_deflate.ts";
-import { noDelay, readHead, writeAll } from "./_io.ts";
-import { dialHixie } from "./_legacy.ts";
-import { parseProxyUrl, proxyForUrl, proxyPort, redact } from "./proxy.ts";
-import { tunnel } from "./_tunnel.ts";
-import { startTls } from "./_tls.ts";
+} from "./extensions/permessage_deflate.ts";
+import { noDelay, readHead, writeAll } from "./_util/io.ts";
+import { dialHixie } from "./legacy/_accept.ts";
+import { parseProxyUrl, proxyForUrl, proxyPort, redact } from "./dial/proxy.ts";
+import { tunnel } from "./dial/_tunnel.ts";
+import { startTls } from "./dial/_tls.ts";
 
 /** What a {@linkcode Connector} is asked to open. */
 export interface ConnectTarget {

@@ -25,14 +25,14 @@ import type {
   MessagePart,
   ProtocolMachine,
   SendOptions,
-} from "./machine.ts";
-import { cancel, Expiry, schedule } from "./_deadline.ts";
-import { concatBytes } from "./_bytes.ts";
-import { PreparedMessage } from "./prepared.ts";
-import type { Topics } from "./topics.ts";
+} from "./protocol/machine.ts";
+import { cancel, Expiry, schedule } from "./_util/deadline.ts";
+import { concatBytes } from "./_util/bytes.ts";
+import { PreparedMessage } from "./fanout/prepared.ts";
+import type { Topics } from "./fanout/topics.ts";
 
 export type { CloseInfo } from "./errors.ts";
-export type { Message, SendOptions } from "./machine.ts";
+export type { Message, SendOptions } from "./protocol/machine.ts";
 
 /**
  * The byte stream under a connection. `Deno.Conn` and `Deno.TlsConn` are

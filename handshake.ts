@@ -30,7 +30,7 @@
  */
 
 import { ProtocolError } from "./errors.ts";
-import { sha1 } from "./_sha1.ts";
+import { sha1 } from "./_util/sha1.ts";
 
 /** The GUID of RFC 6455 section 1.3, appended to the key before hashing. */
 export const WEBSOCKET_GUID = "258EAFA5-E914-47DA-95CA-C5AB0DC85B11";

@@ -38,7 +38,7 @@ export {
   type ReconnectInfo,
   reconnecting,
   type ReconnectOptions,
-} from "./reconnect.ts";
+} from "./dial/reconnect.ts";
 export {
   type Handler,
   isOriginAllowed,
@@ -75,6 +75,6 @@ export {
   type ProtocolErrorOptions,
 } from "./errors.ts";
 export { CloseCode, Opcode } from "./frame.ts";
-export type { PerMessageDeflateOptions } from "./permessage_deflate.ts";
-export { PreparedMessage } from "./prepared.ts";
-export { Topics, type TopicsOptions } from "./topics.ts";
+export type { PerMessageDeflateOptions } from "./extensions/permessage_deflate.ts";
+export { PreparedMessage } from "./fanout/prepared.ts";
+export { Topics, type TopicsOptions } from "./fanout/topics.ts";

@@ -22,7 +22,7 @@ import {
   type Message,
   type Transport,
 } from "./conn.ts";
-import { Topics } from "./topics.ts";
+import { Topics } from "./fanout/topics.ts";
 import { ConnectionClosedError, ProtocolError } from "./errors.ts";
 import {
   buildResponseHead,
@@ -34,24 +34,27 @@ import {
   selectProtocol,
   validateUpgradeRequest,
 } from "./handshake.ts";
-import { DEFAULT_MAX_MESSAGE_SIZE, WebSocketProtocol } from "./protocol.ts";
-import { Deadline } from "./_deadline.ts";
-import { detectVersion } from "./hixie.ts";
+import {
+  DEFAULT_MAX_MESSAGE_SIZE,
+  WebSocketProtocol,
+} from "./protocol/rfc6455.ts";
+import { Deadline } from "./_util/deadline.ts";
+import { detectVersion } from "./legacy/handshake.ts";
 import {
   acceptHixie,
   hixieRequestedProtocols,
   validateHixieRequest,
-} from "./_legacy.ts";
-import { pickConnOptions } from "./_options.ts";
+} from "./legacy/_accept.ts";
+import { pickConnOptions } from "./conn/_options.ts";
 import {
   negotiatePerMessageDeflate,
   type PerMessageDeflateOptions,
-} from "./permessage_deflate.ts";
-import { noDelay, readHead, writeAll } from "./_io.ts";
-import { peerInfo, serveHttp } from "./_http_server.ts";
-import { STATUS_TEXT, type TrustProxy } from "./_http1.ts";
+} from "./extensions/permessage_deflate.ts";
+import { noDelay, readHead, writeAll } from "./_util/io.ts";
+import { peerInfo, serveHttp } from "./http/_server.ts";
+import { STATUS_TEXT, type TrustProxy } from "./http/_http1.ts";
 
-export type { TrustProxy } from "./_http1.ts";
+export type { TrustProxy } from "./http/_http1.ts";
 
 /** Facts about the peer, for hooks. */
 export interface PeerInfo {

@@ -26,7 +26,7 @@ import type { Conn, Transport } from "../conn.ts";
 import {
   PerMessageDeflate,
   type PerMessageDeflateOptions,
-} from "../permessage_deflate.ts";
+} from "../extensions/permessage_deflate.ts";
 import { serve, upgrade } from "../server.ts";
 import { cpuTicks, machineBusyTicks, TICKS_PER_SECOND } from "./_wire.ts";
 

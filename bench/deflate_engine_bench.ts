@@ -20,7 +20,7 @@ import {
   deflateRawSync,
   inflateRawSync,
 } from "node:zlib";
-import { PerMessageDeflate } from "../permessage_deflate.ts";
+import { PerMessageDeflate } from "../extensions/permessage_deflate.ts";
 
 const encoder = new TextEncoder();
 

@@ -9,7 +9,7 @@
 // without the kernel's socket copy.
 
 import { cpuUsage } from "node:process";
-import { Topics } from "../topics.ts";
+import { Topics } from "../fanout/topics.ts";
 import { percentile, sinkConn, SinkCounter } from "./topics_sink.ts";
 
 function flag(name: string, fallback: number): number {

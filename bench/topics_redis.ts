@@ -8,7 +8,7 @@
 // receives and times each message from its publish() call (the stamp in
 // its payload, on the clock both processes share) to its `onMessage`.
 
-import { RedisBus } from "../bus_redis.ts";
+import { RedisBus } from "../fanout/bus_redis.ts";
 import { RedisServer } from "../tests/_redis.ts";
 import { percentile } from "./topics_sink.ts";
 

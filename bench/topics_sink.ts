@@ -4,7 +4,7 @@
 // never finishes a write, like a peer that stopped reading.
 
 import { Conn, type Transport } from "../conn.ts";
-import { WebSocketProtocol } from "../protocol.ts";
+import { WebSocketProtocol } from "../protocol/rfc6455.ts";
 
 /** Totals across sinks, and a promise for a byte count. */
 export class SinkCounter {

@@ -10,8 +10,8 @@
 // A run ends when every subscriber has every message.
 
 import { cpuUsage } from "node:process";
-import { BroadcastChannelBus } from "../bus_broadcast_channel.ts";
-import { Topics } from "../topics.ts";
+import { BroadcastChannelBus } from "../fanout/bus_broadcast_channel.ts";
+import { Topics } from "../fanout/topics.ts";
 import { sinkConn, SinkCounter } from "./topics_sink.ts";
 
 interface Init {

@@ -22,9 +22,9 @@
  */
 
 import { type Conn, serve } from "../mod.ts";
-import type { Bus } from "../bus.ts";
-import { RedisBus } from "../bus_redis.ts";
-import { Topics } from "../topics.ts";
+import type { Bus } from "../fanout/bus.ts";
+import { RedisBus } from "../fanout/bus_redis.ts";
+import { Topics } from "../fanout/topics.ts";
 
 const USAGE =
   "Usage: deno run --allow-net --allow-read examples/chat_rooms.ts [--port N] [--hostname H] [--redis HOST:PORT]";

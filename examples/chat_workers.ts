@@ -18,8 +18,8 @@
  */
 
 import { type Conn, serve } from "../mod.ts";
-import { BroadcastChannelBus } from "../bus_broadcast_channel.ts";
-import { Topics } from "../topics.ts";
+import { BroadcastChannelBus } from "../fanout/bus_broadcast_channel.ts";
+import { Topics } from "../fanout/topics.ts";
 
 const USAGE =
   "Usage: deno run --unstable-net --allow-net --allow-read examples/chat_workers.ts [--port N] [--hostname H] [--workers N]";

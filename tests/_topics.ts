@@ -1,7 +1,7 @@
 // Connections over in-memory pipes for the topics tests and benchmarks.
 
 import { Conn } from "../conn.ts";
-import { WebSocketProtocol } from "../protocol.ts";
+import { WebSocketProtocol } from "../protocol/rfc6455.ts";
 import { memoryPair, type MemoryTransport } from "./_util.ts";
 
 /** A server-side connection and its client, both `Conn`s. */

@@ -5,8 +5,8 @@
 
 import { upgrade } from "../server.ts";
 import type { Conn } from "../conn.ts";
-import { BroadcastChannelBus } from "../bus_broadcast_channel.ts";
-import { Topics } from "../topics.ts";
+import { BroadcastChannelBus } from "../fanout/bus_broadcast_channel.ts";
+import { Topics } from "../fanout/topics.ts";
 
 const scope = globalThis as unknown as {
   postMessage(message: unknown): void;

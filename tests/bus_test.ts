@@ -5,8 +5,8 @@ import {
   decodeEnvelope,
   encodeEnvelope,
   LocalBus,
-} from "../bus.ts";
-import { BroadcastChannelBus } from "../bus_broadcast_channel.ts";
+} from "../fanout/bus.ts";
+import { BroadcastChannelBus } from "../fanout/bus_broadcast_channel.ts";
 import { dial } from "../client.ts";
 import type { Conn } from "../conn.ts";
 import { take } from "./_topics.ts";

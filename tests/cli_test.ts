@@ -10,7 +10,7 @@ import {
   testCert,
 } from "./_proxy_servers.ts";
 
-const CLI = new URL("../cli.ts", import.meta.url).pathname;
+const CLI = new URL("../cli/cli.ts", import.meta.url).pathname;
 const decoder = new TextDecoder();
 
 interface Run {

@@ -13,7 +13,7 @@ import { parseResponseHead, type ResponseHead } from "../handshake.ts";
 import {
   PerMessageDeflate,
   type PerMessageDeflateOptions,
-} from "../permessage_deflate.ts";
+} from "../extensions/permessage_deflate.ts";
 import {
   type Handler,
   serve,

@@ -2,8 +2,8 @@ import assert from "node:assert/strict";
 import { Conn, type ConnOptions, type Message } from "../conn.ts";
 import { ConnectionClosedError, ProtocolError } from "../errors.ts";
 import { Opcode } from "../frame.ts";
-import { HixieProtocol } from "../hixie_protocol.ts";
-import { WebSocketProtocol } from "../protocol.ts";
+import { HixieProtocol } from "../legacy/protocol.ts";
+import { WebSocketProtocol } from "../protocol/rfc6455.ts";
 import {
   closePayload,
   encoder,

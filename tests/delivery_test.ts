@@ -15,7 +15,7 @@ import {
   type WebSocketServer,
 } from "../mod.ts";
 import { Conn as RawConn, type ProtocolVersion } from "../conn.ts";
-import { WebSocketProtocol } from "../protocol.ts";
+import { WebSocketProtocol } from "../protocol/rfc6455.ts";
 import {
   frame,
   FrameReader,

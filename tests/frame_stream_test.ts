@@ -1,7 +1,10 @@
 import assert from "node:assert/strict";
 import { ProtocolError } from "../errors.ts";
 import { encodeFrame, type Frame, type FrameInit, Opcode } from "../frame.ts";
-import { FrameDecoderStream, FrameEncoderStream } from "../frame_stream.ts";
+import {
+  FrameDecoderStream,
+  FrameEncoderStream,
+} from "../protocol/frame_stream.ts";
 import { concat, everySplit, randomBytes } from "./_util.ts";
 
 const encoder = new TextEncoder();

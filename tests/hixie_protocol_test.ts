@@ -1,7 +1,10 @@
 import assert from "node:assert/strict";
 import { ConnectionClosedError } from "../errors.ts";
-import { HixieProtocol, type HixieProtocolOptions } from "../hixie_protocol.ts";
-import type { ProtocolEvent } from "../machine.ts";
+import {
+  HixieProtocol,
+  type HixieProtocolOptions,
+} from "../legacy/protocol.ts";
+import type { ProtocolEvent } from "../protocol/machine.ts";
 
 const encoder = new TextEncoder();
 

@@ -12,7 +12,7 @@ import {
   parseHixie76Key,
   validateHixieResponse,
   verifyHixie76Answer,
-} from "../hixie.ts";
+} from "../legacy/handshake.ts";
 
 const encoder = new TextEncoder();
 const decoder = new TextDecoder();

@@ -12,7 +12,7 @@ import {
   requestFraming,
   ResponseFields,
   responseHasNoBody,
-} from "../_http1.ts";
+} from "../http/_http1.ts";
 import { parseRequestHead } from "../handshake.ts";
 import { ProtocolError } from "../errors.ts";
 import { concat, everySplit } from "./_util.ts";

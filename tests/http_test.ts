@@ -6,8 +6,8 @@ import assert from "node:assert/strict";
 import { type PeerInfo, serve, type ServeOptions } from "../server.ts";
 import type { Conn } from "../conn.ts";
 import { concat, everySplit, memoryPair, randomBytes } from "./_util.ts";
-import { serveHttp } from "../_http_server.ts";
-import { readHead } from "../_io.ts";
+import { serveHttp } from "../http/_server.ts";
+import { readHead } from "../_util/io.ts";
 
 const encoder = new TextEncoder();
 const decoder = new TextDecoder();

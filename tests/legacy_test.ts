@@ -21,8 +21,8 @@ import {
   buildHixie76Response,
   hixie76Answer,
   type HixieVersion,
-} from "../hixie.ts";
-import { HixieProtocol } from "../hixie_protocol.ts";
+} from "../legacy/handshake.ts";
+import { HixieProtocol } from "../legacy/protocol.ts";
 import { parseResponseHead, type ResponseHead } from "../handshake.ts";
 import {
   decoder,

@@ -5,7 +5,7 @@ import assert from "node:assert/strict";
 import { Conn } from "../conn.ts";
 import { dial, serve } from "../mod.ts";
 import type { WebSocketServer } from "../server.ts";
-import { WebSocketProtocol } from "../protocol.ts";
+import { WebSocketProtocol } from "../protocol/rfc6455.ts";
 import { memoryPair } from "./_util.ts";
 
 const quiet = { hostname: "127.0.0.1", port: 0, onListen() {} };

@@ -9,7 +9,7 @@ import {
   type PerMessageDeflateInit,
   perMessageDeflateOffer,
   type PerMessageDeflateOptions,
-} from "../permessage_deflate.ts";
+} from "../extensions/permessage_deflate.ts";
 
 // ---------------------------------------------------------------------------
 // Helpers.

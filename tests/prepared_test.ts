@@ -1,10 +1,10 @@
 import assert from "node:assert/strict";
 import { Conn } from "../conn.ts";
 import { FrameDecoder, Opcode } from "../frame.ts";
-import { HixieProtocol } from "../hixie_protocol.ts";
-import { PerMessageDeflate } from "../permessage_deflate.ts";
-import { PreparedMessage } from "../prepared.ts";
-import { WebSocketProtocol } from "../protocol.ts";
+import { HixieProtocol } from "../legacy/protocol.ts";
+import { PerMessageDeflate } from "../extensions/permessage_deflate.ts";
+import { PreparedMessage } from "../fanout/prepared.ts";
+import { WebSocketProtocol } from "../protocol/rfc6455.ts";
 import { memoryPair } from "./_util.ts";
 
 Deno.test("PreparedMessage encodes text and binary frames once", () => {

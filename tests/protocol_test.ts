@@ -7,17 +7,17 @@ import {
   type FrameInit,
   Opcode,
 } from "../frame.ts";
-import type { MessagePart, ProtocolEvent } from "../machine.ts";
+import type { MessagePart, ProtocolEvent } from "../protocol/machine.ts";
 import {
   acceptPerMessageDeflate,
   negotiatePerMessageDeflate,
-} from "../permessage_deflate.ts";
+} from "../extensions/permessage_deflate.ts";
 import {
   DEFAULT_MAX_MESSAGE_SIZE,
   isValidCloseCode,
   WebSocketProtocol,
   type WebSocketProtocolOptions,
-} from "../protocol.ts";
+} from "../protocol/rfc6455.ts";
 import { concat, everySplit, mulberry32, randomBytes } from "./_util.ts";
 
 type Role = "client" | "server";

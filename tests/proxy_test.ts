@@ -9,19 +9,19 @@ import {
   proxyForUrl,
   proxyPort,
   redact,
-} from "../proxy.ts";
+} from "../dial/proxy.ts";
 import { serve, type WebSocketServer } from "../server.ts";
 import {
   basicAuthorization,
   buildConnectRequest,
   parseConnectResponse,
-} from "../_connect_tunnel.ts";
+} from "../dial/_connect_tunnel.ts";
 import {
   encodeAddress,
   encodeIpv6,
   Socks5Error,
   Socks5Handshake,
-} from "../_socks5.ts";
+} from "../dial/_socks5.ts";
 import {
   hasProgram,
   MICROSOCKS,

@@ -6,7 +6,7 @@ import {
   isRetryableDialError,
   type ReconnectInfo,
   reconnecting,
-} from "../reconnect.ts";
+} from "../dial/reconnect.ts";
 import { serve, type WebSocketServer } from "../server.ts";
 import { freePort } from "./_proxy_servers.ts";
 import { mulberry32 } from "./_util.ts";

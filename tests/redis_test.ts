@@ -6,15 +6,15 @@ import {
   RespParser,
   RespPush,
   type RespValue,
-} from "../_resp.ts";
-import type { BusGap } from "../bus.ts";
-import { RedisBus } from "../bus_redis.ts";
+} from "../fanout/_resp.ts";
+import type { BusGap } from "../fanout/bus.ts";
+import { RedisBus } from "../fanout/bus_redis.ts";
 import { dial } from "../client.ts";
 import type { Conn } from "../conn.ts";
 import { everySplit, mulberry32 } from "./_util.ts";
 import { take } from "./_topics.ts";
 import { RedisCluster, RedisServer, within } from "./_redis.ts";
-import { keySlot } from "../_cluster_slot.ts";
+import { keySlot } from "../fanout/_cluster_slot.ts";
 
 const encoder = new TextEncoder();
 const bytes = (text: string) => encoder.encode(text);

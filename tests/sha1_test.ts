@@ -1,5 +1,5 @@
 import assert from "node:assert/strict";
-import { sha1 } from "../_sha1.ts";
+import { sha1 } from "../_util/sha1.ts";
 import { randomBytes } from "./_util.ts";
 
 async function reference(data: Uint8Array): Promise<Uint8Array> {

@@ -7,7 +7,7 @@ import { Conn } from "../conn.ts";
 import { dial, serve } from "../mod.ts";
 import type { ServeOptions } from "../server.ts";
 import type { DialOptions } from "../client.ts";
-import { HixieProtocol } from "../hixie_protocol.ts";
+import { HixieProtocol } from "../legacy/protocol.ts";
 import { memoryPair } from "./_util.ts";
 
 const quiet = { hostname: "127.0.0.1", port: 0, onListen() {} };

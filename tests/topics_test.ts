@@ -1,8 +1,8 @@
 import assert from "node:assert/strict";
 import type { Conn } from "../conn.ts";
-import { LocalBus } from "../bus.ts";
-import { PreparedMessage } from "../prepared.ts";
-import { Topics } from "../topics.ts";
+import { LocalBus } from "../fanout/bus.ts";
+import { PreparedMessage } from "../fanout/prepared.ts";
+import { Topics } from "../fanout/topics.ts";
 import { connPair, stalledConn, take } from "./_topics.ts";
 
 async function dispose(...conns: Conn[]): Promise<void> {

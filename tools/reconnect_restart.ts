@@ -5,7 +5,7 @@
 //
 //   deno run -A tools/reconnect_restart.ts [N=20] [SIGKILL|SIGTERM]
 
-import { reconnecting } from "../reconnect.ts";
+import { reconnecting } from "../dial/reconnect.ts";
 
 const count = Number(Deno.args[0] ?? 20);
 const stopSignal = (Deno.args[1] ?? "SIGKILL") as Deno.Signal;

@@ -21,7 +21,7 @@ import {
 } from "node:zlib";
 import { dial } from "../../client.ts";
 import { DialError, ProtocolError } from "../../errors.ts";
-import type { PerMessageDeflateOptions } from "../../permessage_deflate.ts";
+import type { PerMessageDeflateOptions } from "../../extensions/permessage_deflate.ts";
 import { mulberry32, randomBytes } from "../_util.ts";
 import {
   type Case,

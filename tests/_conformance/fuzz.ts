@@ -24,8 +24,8 @@ import {
   parseResponseHead,
   validateUpgradeRequest,
 } from "../../handshake.ts";
-import type { ProtocolEvent } from "../../machine.ts";
-import { WebSocketProtocol } from "../../protocol.ts";
+import type { ProtocolEvent } from "../../protocol/machine.ts";
+import { WebSocketProtocol } from "../../protocol/rfc6455.ts";
 import { serve, type WebSocketServer } from "../../server.ts";
 import { mulberry32 } from "../_util.ts";
 import type { FuzzJob, FuzzReport } from "./fuzz_worker.ts";

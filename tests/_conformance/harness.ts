@@ -9,7 +9,7 @@
 import { dial } from "../../client.ts";
 import type { CloseInfo, Conn } from "../../conn.ts";
 import { ConnectionClosedError } from "../../errors.ts";
-import type { PerMessageDeflateOptions } from "../../permessage_deflate.ts";
+import type { PerMessageDeflateOptions } from "../../extensions/permessage_deflate.ts";
 import { serve, type WebSocketServer } from "../../server.ts";
 import {
   acceptFor,

@@ -28,9 +28,9 @@
  * @module
  */
 
-import { dial, type DialOptions } from "./client.ts";
-import type { CloseInfo, Conn } from "./conn.ts";
-import { DialError, ProtocolError, ProxyError } from "./errors.ts";
+import { dial, type DialOptions } from "../client.ts";
+import type { CloseInfo, Conn } from "../conn.ts";
+import { DialError, ProtocolError, ProxyError } from "../errors.ts";
 
 /** Why a redial happens, given to `onReconnect`. */
 export interface ReconnectInfo {

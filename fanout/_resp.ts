@@ -3,7 +3,7 @@
 // push messages (pub/sub) handed to a callback. Enough for the Redis bus;
 // not a general client.
 
-import { concatBytes } from "./_bytes.ts";
+import { concatBytes } from "../_util/bytes.ts";
 
 const encoder = new TextEncoder();
 const decoder = new TextDecoder();

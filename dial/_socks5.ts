@@ -2,7 +2,7 @@
 // authentication (RFC 1929), as a state machine that does no I/O: bytes in
 // through `receive()`, bytes out through `output()`.
 
-import { concatBytes } from "./_bytes.ts";
+import { concatBytes } from "../_util/bytes.ts";
 
 /** Where a SOCKS5 tunnel leads: an IP address, or a name the proxy resolves. */
 export interface Socks5Target {

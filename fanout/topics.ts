@@ -23,12 +23,12 @@
  * @module
  */
 
-import type { Conn } from "./conn.ts";
+import type { Conn } from "../conn.ts";
 import type { Bus, BusGap } from "./bus.ts";
 import { PreparedMessage } from "./prepared.ts";
 
 export type { Bus, BusGap, BusMeta, BusStats } from "./bus.ts";
-export type { Conn } from "./conn.ts";
+export type { Conn } from "../conn.ts";
 
 /** What happens to a subscriber whose unsent bytes exceed the bound. */
 export type SlowPolicy = "skip" | "close";

@@ -3,10 +3,10 @@
 // handshake (_socks5.ts).
 
 import { lookup } from "node:dns/promises";
-import type { Transport } from "./conn.ts";
-import { ProxyError } from "./errors.ts";
-import { abortable, type Deadline } from "./_deadline.ts";
-import { readHead, writeAll } from "./_io.ts";
+import type { Transport } from "../conn.ts";
+import { ProxyError } from "../errors.ts";
+import { abortable, type Deadline } from "../_util/deadline.ts";
+import { readHead, writeAll } from "../_util/io.ts";
 import {
   basicAuthorization,
   buildConnectRequest,

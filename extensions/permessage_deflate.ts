@@ -154,7 +154,7 @@
  */
 
 import { constants, createDeflateRaw, createInflateRaw } from "node:zlib";
-import { ProtocolError } from "./errors.ts";
+import { ProtocolError } from "../errors.ts";
 import type { PerMessageExtension } from "./extension.ts";
 
 export type { PerMessageExtension } from "./extension.ts";

@@ -32,8 +32,8 @@
  */
 
 import { createHash } from "node:crypto";
-import { ProtocolError, type ProtocolErrorCode } from "./errors.ts";
-import { hasToken } from "./handshake.ts";
+import { ProtocolError, type ProtocolErrorCode } from "../errors.ts";
+import { hasToken } from "../handshake.ts";
 
 /** The two legacy drafts: draft-hixie-thewebsocketprotocol-76 and -75. */
 export type HixieVersion = "hixie-76" | "hixie-75";

@@ -22,8 +22,8 @@ import {
   FrameDecoder,
   type FrameDecoderOptions,
   type FrameInit,
-} from "./frame.ts";
-import { ProtocolError } from "./errors.ts";
+} from "../frame.ts";
+import { ProtocolError } from "../errors.ts";
 
 /**
  * A `TransformStream` from bytes to frames. A frame that breaks RFC 6455

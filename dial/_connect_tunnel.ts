@@ -1,7 +1,7 @@
 // HTTP CONNECT tunnels (RFC 9110 section 9.3.6), without I/O: the request
 // a client sends to an HTTP proxy and the check of the proxy's answer.
 
-import { parseResponseHead, type ResponseHead } from "./handshake.ts";
+import { parseResponseHead, type ResponseHead } from "../handshake.ts";
 
 const encoder = new TextEncoder();
 

@@ -25,11 +25,11 @@
  * @module
  */
 
-import { dial, type DialOptions } from "./client.ts";
-import type { Conn, Message } from "./conn.ts";
-import { DialError } from "./errors.ts";
-import { PreparedMessage } from "./prepared.ts";
-import { serve } from "./server.ts";
+import { dial, type DialOptions } from "../client.ts";
+import type { Conn, Message } from "../conn.ts";
+import { DialError } from "../errors.ts";
+import { PreparedMessage } from "../fanout/prepared.ts";
+import { serve } from "../server.ts";
 
 /**
  * The exit statuses of {@linkcode main}.

@@ -1,9 +1,9 @@
 // Small I/O helpers shared by the client and the server handshakes.
 
-import type { Transport } from "./conn.ts";
-import { abortable, type Deadline } from "./_deadline.ts";
-import { type HeadKind, HeadReader, type HeadResult } from "./handshake.ts";
-import { ProtocolError } from "./errors.ts";
+import type { Transport } from "../conn.ts";
+import { abortable, type Deadline } from "./deadline.ts";
+import { type HeadKind, HeadReader, type HeadResult } from "../handshake.ts";
+import { ProtocolError } from "../errors.ts";
 
 // Read buffers for heads, reused: the head reader copies out what it keeps,
 // so a buffer is free again once its read is consumed (never after an abort,

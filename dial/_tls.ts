@@ -7,8 +7,8 @@
 
 import tls from "node:tls";
 import { Duplex } from "node:stream";
-import type { Transport } from "./conn.ts";
-import { writeAll } from "./_io.ts";
+import type { Transport } from "../conn.ts";
+import { writeAll } from "../_util/io.ts";
 
 /** How to start TLS over a transport. */
 export interface StartTlsOptions {

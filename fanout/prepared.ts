@@ -15,7 +15,7 @@
  * @module
  */
 
-import { encodeFrame, Opcode } from "./frame.ts";
+import { encodeFrame, Opcode } from "../frame.ts";
 
 const encoder = new TextEncoder();
 

@@ -22,8 +22,8 @@
  * @module
  */
 
-import type { ProtocolError } from "./errors.ts";
-import type { PreparedMessage } from "./prepared.ts";
+import type { ProtocolError } from "../errors.ts";
+import type { PreparedMessage } from "../fanout/prepared.ts";
 
 /** A WebSocket message: `string` for text, `Uint8Array` for binary. */
 export type Message = string | Uint8Array;

@@ -25,14 +25,14 @@
  * @module
  */
 
-import { ConnectionClosedError, ProtocolError } from "./errors.ts";
+import { ConnectionClosedError, ProtocolError } from "../errors.ts";
 import type {
   Message,
   ProtocolEvent,
   ProtocolMachine,
   ProtocolState,
-} from "./machine.ts";
-import type { HixieVersion } from "./hixie.ts";
+} from "../protocol/machine.ts";
+import type { HixieVersion } from "./handshake.ts";
 
 export type {
   Message,
@@ -40,8 +40,8 @@ export type {
   ProtocolMachine,
   ProtocolState,
   SendOptions,
-} from "./machine.ts";
-export type { HixieVersion } from "./hixie.ts";
+} from "../protocol/machine.ts";
+export type { HixieVersion } from "./handshake.ts";
 
 /** Options of {@linkcode HixieProtocol}. */
 export interface HixieProtocolOptions {

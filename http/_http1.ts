@@ -5,8 +5,8 @@
 // fault is a ProtocolError with the HTTP status to answer; the caller closes
 // the connection after answering one, since its framing can't be trusted.
 
-import { ProtocolError } from "./errors.ts";
-import { hasToken, type HeaderSource, headerTokens } from "./handshake.ts";
+import { ProtocolError } from "../errors.ts";
+import { hasToken, type HeaderSource, headerTokens } from "../handshake.ts";
 
 /** Header fields to look up: a `Headers`, or the {@linkcode Fields} of a head. */
 export type FieldSource = HeaderSource;

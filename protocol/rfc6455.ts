@@ -19,9 +19,9 @@
  * @module
  */
 
-import { ConnectionClosedError, ProtocolError } from "./errors.ts";
-import { concatBytes } from "./_bytes.ts";
-import type { PerMessageExtension } from "./extension.ts";
+import { ConnectionClosedError, ProtocolError } from "../errors.ts";
+import { concatBytes } from "../_util/bytes.ts";
+import type { PerMessageExtension } from "../extensions/extension.ts";
 import {
   applyMask,
   DEFAULT_MAX_FRAME_SIZE,
@@ -31,8 +31,8 @@ import {
   FrameDecoder,
   frameHeaderSize,
   Opcode,
-} from "./frame.ts";
-import type { PreparedMessage } from "./prepared.ts";
+} from "../frame.ts";
+import type { PreparedMessage } from "../fanout/prepared.ts";
 import type {
   Message,
   ProtocolEvent,

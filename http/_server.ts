@@ -5,16 +5,22 @@
 // arriving on the connection ends the loop: its head and the bytes after it
 // go back to the upgrade path. Framing decisions live in _http1.ts.
 
-import type { Transport } from "./conn.ts";
-import { ProtocolError } from "./errors.ts";
+import type { Transport } from "../conn.ts";
+import { ProtocolError } from "../errors.ts";
 import {
   hasToken,
   HeadReader,
   parseRequestHead,
   type RequestHead,
-} from "./handshake.ts";
-import { abortable, cancel, Deadline, Expiry, schedule } from "./_deadline.ts";
-import { writeAll } from "./_io.ts";
+} from "../handshake.ts";
+import {
+  abortable,
+  cancel,
+  Deadline,
+  Expiry,
+  schedule,
+} from "../_util/deadline.ts";
+import { writeAll } from "../_util/io.ts";
 import {
   type BodyDecoder,
   bodyDecoder,

@@ -26,11 +26,11 @@
  * @module
  */
 
-import type { Transport } from "./conn.ts";
+import type { Transport } from "../conn.ts";
 import { isIpAddress } from "./_tls.ts";
 import { tunnel } from "./_tunnel.ts";
 
-export { ProxyError } from "./errors.ts";
+export { ProxyError } from "../errors.ts";
 
 /** The proxy schemes understood. */
 export type ProxyScheme = "http:" | "https:" | "socks5:" | "socks5h:";

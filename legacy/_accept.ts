@@ -7,9 +7,9 @@ import {
   type ConnInit,
   type ConnOptions,
   type Transport,
-} from "./conn.ts";
-import type { Deadline } from "./_deadline.ts";
-import { ProtocolError } from "./errors.ts";
+} from "../conn.ts";
+import type { Deadline } from "../_util/deadline.ts";
+import { ProtocolError } from "../errors.ts";
 import {
   buildHixie75Response,
   buildHixie76Response,
@@ -20,11 +20,11 @@ import {
   parseHixie76Key,
   validateHixieResponse,
   verifyHixie76Answer,
-} from "./hixie.ts";
-import { HixieProtocol } from "./hixie_protocol.ts";
-import { pickConnOptions } from "./_options.ts";
-import { hasToken, parseResponseHead, type RequestHead } from "./handshake.ts";
-import { readExact, readHead, writeAll } from "./_io.ts";
+} from "./handshake.ts";
+import { HixieProtocol } from "./protocol.ts";
+import { pickConnOptions } from "../conn/_options.ts";
+import { hasToken, parseResponseHead, type RequestHead } from "../handshake.ts";
+import { readExact, readHead, writeAll } from "../_util/io.ts";
 
 /** What the server side of a draft handshake needs. */
 export interface HixieAcceptInit extends ConnOptions {
