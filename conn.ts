@@ -24,6 +24,7 @@ import type {
   Message,
   MessagePart,
   ProtocolMachine,
+  ProtocolVersion,
   SendOptions,
 } from "./protocol/machine.ts";
 import { cancel, Expiry, schedule } from "./_util/deadline.ts";
@@ -32,7 +33,11 @@ import { PreparedMessage } from "./fanout/prepared.ts";
 import type { Topics } from "./fanout/topics.ts";
 
 export type { CloseInfo } from "./errors.ts";
-export type { Message, SendOptions } from "./protocol/machine.ts";
+export type {
+  Message,
+  ProtocolVersion,
+  SendOptions,
+} from "./protocol/machine.ts";
 
 /**
  * The byte stream under a connection. `Deno.Conn` and `Deno.TlsConn` are
@@ -90,9 +95,6 @@ export interface SendStreamOptions extends SendOptions {
    */
   binary?: boolean;
 }
-
-/** Which protocol a connection speaks. */
-export type ProtocolVersion = "13" | "8" | "7" | "hixie-76" | "hixie-75";
 
 /** Per-connection settings, shared by `dial()` and `serve()`. */
 export interface ConnOptions {

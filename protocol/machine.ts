@@ -28,6 +28,14 @@ import type { PreparedMessage } from "../fanout/prepared.ts";
 /** A WebSocket message: `string` for text, `Uint8Array` for binary. */
 export type Message = string | Uint8Array;
 
+/**
+ * Which protocol a connection speaks: RFC 6455 (`"13"`), the hybi drafts
+ * that frame as it does (`"8"`, `"7"`), or the legacy drafts
+ * (`"hixie-76"`, `"hixie-75"`). The one name for a version everywhere in
+ * the library.
+ */
+export type ProtocolVersion = "13" | "8" | "7" | "hixie-76" | "hixie-75";
+
 /** Something a machine learnt from the bytes it received. */
 export type ProtocolEvent =
   | { type: "message"; data: Message }
