@@ -20,7 +20,7 @@
  */
 
 import { Conn, type ConnOptions, type Transport } from "./conn.ts";
-import { DialError, ProtocolError, ProxyError } from "./errors.ts";
+import { DialError, HandshakeError, ProxyError } from "./errors.ts";
 import {
   buildUpgradeRequest,
   createClientKey,
@@ -158,12 +158,12 @@ function parseUrl(url: string | URL): URL {
   try {
     parsed = new URL(url);
   } catch (cause) {
-    throw new ProtocolError("BAD_SCHEME", `Invalid URL ${String(url)}`, {
+    throw new HandshakeError("BAD_SCHEME", `Invalid URL ${String(url)}`, {
       cause,
     });
   }
   if (parsed.protocol !== "ws:" && parsed.protocol !== "wss:") {
-    throw new ProtocolError(
+    throw new HandshakeError(
       "BAD_SCHEME",
       `Unsupported URL scheme ${parsed.protocol} (use ws: or wss:)`,
     );
@@ -309,7 +309,7 @@ function redirectTarget(current: URL, location: string): URL {
   try {
     next = new URL(location, current.href.replace(/^ws/, "http"));
   } catch (cause) {
-    throw new ProtocolError(
+    throw new HandshakeError(
       "BAD_REDIRECT",
       `Invalid redirect location ${JSON.stringify(location)}`,
       { cause },
@@ -320,7 +320,7 @@ function redirectTarget(current: URL, location: string): URL {
       next.protocol
     ];
   if (scheme === undefined) {
-    throw new ProtocolError(
+    throw new HandshakeError(
       "BAD_REDIRECT",
       `Unsupported redirect scheme ${next.protocol}`,
     );
@@ -344,7 +344,7 @@ function sameHost(a: URL, b: URL): boolean {
  * by the environment) and following up to `maxRedirects` redirects; the
  * handshake timeout covers all of it. Fails with a {@linkcode DialError}
  * naming the URL, the offered subprotocols, the origin and the redirects
- * followed; its `cause` is a {@linkcode ProtocolError} for a protocol fault
+ * followed; its `cause` is a {@linkcode HandshakeError} for a protocol fault
  * (`BAD_SCHEME`, `BAD_STATUS` with the response, `BAD_UPGRADE`,
  * `BAD_ACCEPT`, `BAD_PROTOCOL`, `BAD_EXTENSION`, and for redirects
  * `TOO_MANY_REDIRECTS`, `REDIRECT_LOOP`, `INSECURE_REDIRECT`,
@@ -360,12 +360,12 @@ function sameHost(a: URL, b: URL): boolean {
  *
  * @example Handling a rejected handshake
  * ```ts ignore
- * import { dial, DialError, ProtocolError } from "@seed/websocket";
+ * import { dial, DialError, HandshakeError } from "@seed/websocket";
  *
  * try {
  *   await dial("ws://127.0.0.1:8080/private");
  * } catch (error) {
- *   if (error instanceof DialError && error.cause instanceof ProtocolError) {
+ *   if (error instanceof DialError && error.cause instanceof HandshakeError) {
  *     console.log(error.cause.code, error.cause.response?.status); // BAD_STATUS 401
  *   }
  * }
@@ -480,7 +480,7 @@ export async function dial(
         const next = redirectTarget(target, location);
         const chain = () => [target.href, next.href].join(" -> ");
         if (target.protocol === "wss:" && next.protocol === "ws:") {
-          throw new ProtocolError(
+          throw new HandshakeError(
             "INSECURE_REDIRECT",
             `Refused a redirect from wss: to ws: (${chain()})`,
             { response },
@@ -488,14 +488,14 @@ export async function dial(
         }
         const visited = [String(parseUrl(url).href), ...redirects];
         if (visited.includes(next.href)) {
-          throw new ProtocolError(
+          throw new HandshakeError(
             "REDIRECT_LOOP",
             `Redirect loop: ${[...visited, next.href].join(" -> ")}`,
             { response },
           );
         }
         if (redirects.length >= maxRedirects) {
-          throw new ProtocolError(
+          throw new HandshakeError(
             "TOO_MANY_REDIRECTS",
             `More than ${maxRedirects} redirects: ${
               [...visited, next.href].join(" -> ")

@@ -1,9 +1,13 @@
 /**
  * The error classes of the library.
  *
- * - {@linkcode ProtocolError}: a peer broke the WebSocket or HTTP upgrade
- *   rules. It carries a stable {@linkcode ProtocolErrorCode}, the close code
- *   the connection is failed with, and the HTTP status a server answers with.
+ * - {@linkcode HandshakeError}: the opening handshake failed. It carries a
+ *   stable {@linkcode HandshakeErrorCode} and the HTTP status a server
+ *   answers with.
+ * - {@linkcode ProtocolError}: a peer broke the protocol on an open
+ *   connection. It carries a stable {@linkcode ProtocolErrorCode} and the
+ *   close code the connection is failed with ({@linkcode CLOSE_CODES}, the
+ *   one map from failure to close code).
  * - {@linkcode DialError}: `dial()` failed; names the URL, protocol and origin.
  * - {@linkcode ConnectionClosedError}: an operation on a closed connection.
  * - {@linkcode ProxyError}: a proxy refused or broke the tunnel.
@@ -14,10 +18,10 @@
  *
  * @example Telling a protocol fault from a network fault
  * ```ts
- * import { DialError, ProtocolError } from "@seed/websocket/errors";
+ * import { DialError, HandshakeError } from "@seed/websocket/errors";
  *
  * function describe(error: unknown): string {
- *   if (error instanceof DialError && error.cause instanceof ProtocolError) {
+ *   if (error instanceof DialError && error.cause instanceof HandshakeError) {
  *     return `${error.url}: ${error.cause.code}`;
  *   }
  *   return String(error);
@@ -28,10 +32,11 @@
  */
 
 /**
- * The stable codes of {@linkcode ProtocolError}. Each names one rule a peer
- * broke; the README lists them all with their close codes and HTTP statuses.
+ * The stable codes of {@linkcode HandshakeError}: each names one rule of
+ * the opening handshake (or of the HTTP request around it) that a peer
+ * broke. The README lists them all with their HTTP statuses.
  */
-export type ProtocolErrorCode =
+export type HandshakeErrorCode =
   // The lineage's handshake errors.
   | "BAD_SCHEME"
   | "BAD_STATUS"
@@ -50,7 +55,79 @@ export type ProtocolErrorCode =
   | "BAD_KEY"
   | "BAD_VERSION"
   | "HEADERS_TOO_LARGE"
-  // RFC 6455 framing.
+  // The HTTP path beside the upgrade.
+  | "BODY_TOO_LARGE"
+  // The peer closed before its head (or body) was complete.
+  | "UNEXPECTED_EOF"
+  // Redirects followed by the client.
+  | "TOO_MANY_REDIRECTS"
+  | "REDIRECT_LOOP"
+  | "INSECURE_REDIRECT"
+  | "BAD_REDIRECT";
+
+/** Options of {@linkcode HandshakeError}. */
+export interface HandshakeErrorOptions {
+  /** The HTTP status a server answers with; 400 unless said. */
+  status?: number;
+  /** Headers a server adds to that answer (e.g. `Sec-WebSocket-Version`). */
+  headers?: HeadersInit;
+  /** The response a client received, for `BAD_STATUS` and friends. */
+  response?: { status: number; statusText: string; headers: Headers };
+  /** The underlying error, if any. */
+  cause?: unknown;
+}
+
+/**
+ * The opening handshake failed: a request a server refuses (it answers with
+ * {@linkcode HandshakeError.status}), or a response a client refuses.
+ *
+ * @example Reading the status of a refused upgrade
+ * ```ts
+ * import { HandshakeError } from "@seed/websocket/errors";
+ *
+ * const error = new HandshakeError("BAD_ORIGIN", "Origin is not allowed", {
+ *   status: 403,
+ * });
+ * console.log(error.code, error.status); // BAD_ORIGIN 403
+ * ```
+ */
+export class HandshakeError extends Error {
+  /** A stable code naming the broken rule. */
+  readonly code: HandshakeErrorCode;
+  /** The HTTP status a server answers with; 400 unless said. */
+  readonly status: number;
+  /** Extra headers for that HTTP answer. */
+  readonly headers: Headers;
+  /** The HTTP response a client received, when the fault is in it. */
+  readonly response?: { status: number; statusText: string; headers: Headers };
+
+  /**
+   * Creates a handshake error.
+   *
+   * @param code A stable code naming the broken rule.
+   * @param message A sentence-case description without a trailing period.
+   * @param options HTTP status, headers, the response received and cause.
+   */
+  constructor(
+    code: HandshakeErrorCode,
+    message: string,
+    options: HandshakeErrorOptions = {},
+  ) {
+    super(message, { cause: options.cause });
+    this.name = "HandshakeError";
+    this.code = code;
+    this.status = options.status ?? 400;
+    this.headers = new Headers(options.headers);
+    this.response = options.response;
+  }
+}
+
+/**
+ * The stable codes of {@linkcode ProtocolError}: each names one rule of an
+ * open connection that a peer broke. {@linkcode CLOSE_CODES} maps each to
+ * the close code the connection is failed with.
+ */
+export type ProtocolErrorCode =
   | "RESERVED_BITS"
   | "RESERVED_OPCODE"
   | "FRAGMENTED_CONTROL_FRAME"
@@ -63,60 +140,73 @@ export type ProtocolErrorCode =
   | "UNEXPECTED_CONTINUATION"
   | "EXPECTED_CONTINUATION"
   | "INVALID_UTF8"
+  | "BAD_COMPRESSED_DATA"
   | "BAD_CLOSE_CODE"
   | "BAD_CLOSE_PAYLOAD"
-  | "UNEXPECTED_EOF"
-  // Redirects followed by the client.
-  | "TOO_MANY_REDIRECTS"
-  | "REDIRECT_LOOP"
-  | "INSECURE_REDIRECT"
-  | "BAD_REDIRECT";
+  | "UNEXPECTED_EOF";
+
+/**
+ * The one map from a protocol failure to its close code (RFC 6455 section
+ * 7.4.1): 1007 for data that is not what its type says, 1009 for too
+ * large, 1006 (never sent on the wire) for a stream that ended mid-frame,
+ * 1002 for the rest.
+ *
+ * @example
+ * ```ts
+ * import { CLOSE_CODES } from "@seed/websocket/errors";
+ *
+ * console.log(CLOSE_CODES.INVALID_UTF8); // 1007
+ * ```
+ */
+export const CLOSE_CODES: Readonly<Record<ProtocolErrorCode, number>> = {
+  RESERVED_BITS: 1002,
+  RESERVED_OPCODE: 1002,
+  FRAGMENTED_CONTROL_FRAME: 1002,
+  CONTROL_FRAME_TOO_LONG: 1002,
+  UNMASKED_FRAME: 1002,
+  MASKED_FRAME: 1002,
+  BAD_LENGTH: 1002,
+  FRAME_TOO_LARGE: 1009,
+  MESSAGE_TOO_LARGE: 1009,
+  UNEXPECTED_CONTINUATION: 1002,
+  EXPECTED_CONTINUATION: 1002,
+  INVALID_UTF8: 1007,
+  BAD_COMPRESSED_DATA: 1007,
+  BAD_CLOSE_CODE: 1002,
+  BAD_CLOSE_PAYLOAD: 1002,
+  UNEXPECTED_EOF: 1006,
+};
 
 /** Options of {@linkcode ProtocolError}. */
 export interface ProtocolErrorOptions {
-  /** The close code to fail the connection with (1002, 1007, 1009, ...). */
-  closeCode?: number;
-  /** The HTTP status a server answers a failed upgrade with. */
-  status?: number;
-  /** Headers a server adds to that answer (e.g. `Sec-WebSocket-Version`). */
-  headers?: HeadersInit;
-  /** The response a client received, for `BAD_STATUS` and friends. */
-  response?: { status: number; statusText: string; headers: Headers };
   /** The underlying error, if any. */
   cause?: unknown;
 }
 
 /**
- * A peer broke the WebSocket protocol or the HTTP upgrade rules.
+ * A peer broke the WebSocket protocol on an open connection; the
+ * connection is failed with {@linkcode ProtocolError.closeCode}.
  *
  * @example Reading the close code of a framing error
  * ```ts
  * import { ProtocolError } from "@seed/websocket/errors";
  *
- * const error = new ProtocolError("INVALID_UTF8", "Invalid UTF-8 in a text message", {
- *   closeCode: 1007,
- * });
+ * const error = new ProtocolError("INVALID_UTF8", "Invalid UTF-8 in a text message");
  * console.log(error.code, error.closeCode); // INVALID_UTF8 1007
  * ```
  */
 export class ProtocolError extends Error {
   /** A stable code naming the broken rule. */
   readonly code: ProtocolErrorCode;
-  /** The close code the connection is failed with; 1002 unless said. */
+  /** The close code the connection is failed with, from {@linkcode CLOSE_CODES}. */
   readonly closeCode: number;
-  /** The HTTP status a server answers a failed upgrade with; 400 unless said. */
-  readonly status: number;
-  /** Extra headers for that HTTP answer. */
-  readonly headers: Headers;
-  /** The HTTP response a client received, when the fault is in it. */
-  readonly response?: { status: number; statusText: string; headers: Headers };
 
   /**
    * Creates a protocol error.
    *
    * @param code A stable code naming the broken rule.
    * @param message A sentence-case description without a trailing period.
-   * @param options Close code, HTTP status and cause.
+   * @param options The cause.
    */
   constructor(
     code: ProtocolErrorCode,
@@ -126,10 +216,7 @@ export class ProtocolError extends Error {
     super(message, { cause: options.cause });
     this.name = "ProtocolError";
     this.code = code;
-    this.closeCode = options.closeCode ?? 1002;
-    this.status = options.status ?? 400;
-    this.headers = new Headers(options.headers);
-    this.response = options.response;
+    this.closeCode = CLOSE_CODES[code];
   }
 }
 

@@ -698,14 +698,12 @@ export class FrameDecoder {
       throw new ProtocolError(
         "FRAME_TOO_LARGE",
         `Received a frame of ${length} bytes, over the limit of ${this.#maxFrameSize}`,
-        { closeCode: 1009 },
       );
     }
     if (opcode === 0 && length > this.#continuationLimit) {
       throw new ProtocolError(
         "MESSAGE_TOO_LARGE",
         "Received a message fragment past the message size limit",
-        { closeCode: 1009 },
       );
     }
     if (masked) {

@@ -29,7 +29,7 @@
  * @module
  */
 
-import { ProtocolError } from "./errors.ts";
+import { HandshakeError } from "./errors.ts";
 import { sha1 } from "./_util/sha1.ts";
 
 /** The GUID of RFC 6455 section 1.3, appended to the key before hashing. */
@@ -165,7 +165,7 @@ export class HeadReader {
   #state: number;
   #pos = 0; // within VERSION or STATUS
   #skipped = 0; // bytes of empty lines before the request line
-  #error: ProtocolError | undefined;
+  #error: HandshakeError | undefined;
 
   /**
    * Creates a head reader.
@@ -482,8 +482,8 @@ export class HeadReader {
   }
 }
 
-function tooLarge(maxSize: number): ProtocolError {
-  return new ProtocolError(
+function tooLarge(maxSize: number): HandshakeError {
+  return new HandshakeError(
     "HEADERS_TOO_LARGE",
     `HTTP head exceeds ${maxSize} bytes`,
     { status: 431 },
@@ -532,8 +532,8 @@ function latin1(bytes: Uint8Array): string {
   return text;
 }
 
-function badRequest(message: string): ProtocolError {
-  return new ProtocolError("BAD_REQUEST", message, { status: 400 });
+function badRequest(message: string): HandshakeError {
+  return new HandshakeError("BAD_REQUEST", message, { status: 400 });
 }
 
 function parseFields(lines: string[]): Headers {
@@ -573,7 +573,7 @@ function splitHead(head: Uint8Array): string[] {
 
 /**
  * Parses an HTTP/1.x request head (as {@linkcode HeadReader} returns it).
- * Throws a {@linkcode ProtocolError} `BAD_REQUEST` (HTTP 400) for anything
+ * Throws a {@linkcode HandshakeError} `BAD_REQUEST` (HTTP 400) for anything
  * malformed: request line, header names, values, or line folding.
  *
  * @param head The head's bytes, ending with the blank line.
@@ -603,7 +603,7 @@ export function parseRequestHead(head: Uint8Array): RequestHead {
 }
 
 /**
- * Parses an HTTP/1.x response head. Throws a {@linkcode ProtocolError}
+ * Parses an HTTP/1.x response head. Throws a {@linkcode HandshakeError}
  * `BAD_REQUEST` for a malformed one.
  *
  * @param head The head's bytes, ending with the blank line.
@@ -813,7 +813,7 @@ export function isUpgradeRequest(headers: Headers): boolean {
 
 /**
  * Checks an upgrade request as RFC 6455 section 4.2.1 requires, in a fixed
- * order, each failure a {@linkcode ProtocolError} with its exact HTTP
+ * order, each failure a {@linkcode HandshakeError} with its exact HTTP
  * status: method GET (405, `Allow: GET`), HTTP/1.1 or later (400), a `Host`
  * (400), `Upgrade: websocket` and `Connection: upgrade` (400), a supported
  * `Sec-WebSocket-Version` (400 with the supported versions in
@@ -841,7 +841,7 @@ export function validateUpgradeRequest(
 ): UpgradeRequestInfo {
   const { headers } = request;
   if (request.method !== "GET") {
-    throw new ProtocolError(
+    throw new HandshakeError(
       "BAD_METHOD",
       `Invalid upgrade request: method ${request.method} is not GET`,
       { status: 405, headers: { Allow: "GET" } },
@@ -849,7 +849,7 @@ export function validateUpgradeRequest(
   }
   const [major, minor] = request.version.split(".").map(Number);
   if (major < 1 || (major === 1 && minor < 1)) {
-    throw new ProtocolError(
+    throw new HandshakeError(
       "BAD_HTTP_VERSION",
       `Invalid upgrade request: HTTP/${request.version} is older than 1.1`,
       { status: 400 },
@@ -857,21 +857,21 @@ export function validateUpgradeRequest(
   }
   const host = headers.get("host");
   if (host === null || host === "" || host.includes(",")) {
-    throw new ProtocolError(
+    throw new HandshakeError(
       "BAD_HOST",
       "Invalid upgrade request: missing or repeated Host header",
       { status: 400 },
     );
   }
   if (!hasToken(headers, "upgrade", "websocket")) {
-    throw new ProtocolError(
+    throw new HandshakeError(
       "BAD_UPGRADE",
       "Invalid upgrade request: Upgrade header does not list websocket",
       { status: 400 },
     );
   }
   if (!hasToken(headers, "connection", "upgrade")) {
-    throw new ProtocolError(
+    throw new HandshakeError(
       "BAD_UPGRADE",
       "Invalid upgrade request: Connection header does not list upgrade",
       { status: 400 },
@@ -883,7 +883,7 @@ export function validateUpgradeRequest(
     ? Number(versionText)
     : NaN;
   if (!versions.includes(version)) {
-    throw new ProtocolError(
+    throw new HandshakeError(
       "BAD_VERSION",
       `Invalid upgrade request: unsupported Sec-WebSocket-Version ${
         JSON.stringify(versionText)
@@ -896,7 +896,7 @@ export function validateUpgradeRequest(
   }
   const key = headers.get("sec-websocket-key");
   if (key === null || !isValidClientKey(key)) {
-    throw new ProtocolError(
+    throw new HandshakeError(
       "BAD_KEY",
       "Invalid upgrade request: Sec-WebSocket-Key is not base64 of 16 bytes",
       { status: 400 },
@@ -1196,21 +1196,21 @@ function checkUpgradeResponse(
     headers,
   };
   if (response.status !== 101) {
-    throw new ProtocolError(
+    throw new HandshakeError(
       "BAD_STATUS",
       `Unexpected HTTP status ${response.status} ${response.statusText}`.trim(),
       { response: snapshot },
     );
   }
   if (!hasToken(headers, "upgrade", "websocket")) {
-    throw new ProtocolError(
+    throw new HandshakeError(
       "BAD_UPGRADE",
       "Invalid upgrade response: Upgrade header is not websocket",
       { response: snapshot },
     );
   }
   if (!hasToken(headers, "connection", "upgrade")) {
-    throw new ProtocolError(
+    throw new HandshakeError(
       "BAD_UPGRADE",
       "Invalid upgrade response: Connection header does not list upgrade",
       { response: snapshot },
@@ -1218,7 +1218,7 @@ function checkUpgradeResponse(
   }
   const accept = headers.get("sec-websocket-accept");
   if (accept !== acceptFor(options.key)) {
-    throw new ProtocolError(
+    throw new HandshakeError(
       "BAD_ACCEPT",
       "Invalid upgrade response: Sec-WebSocket-Accept does not match the key",
       { response: snapshot },
@@ -1226,7 +1226,7 @@ function checkUpgradeResponse(
   }
   const protocol = headers.get("sec-websocket-protocol") ?? "";
   if (protocol !== "" && !(options.protocols ?? []).includes(protocol)) {
-    throw new ProtocolError(
+    throw new HandshakeError(
       "BAD_PROTOCOL",
       `Invalid upgrade response: subprotocol ${
         JSON.stringify(protocol)
@@ -1236,7 +1236,7 @@ function checkUpgradeResponse(
   }
   const extensions = headers.get("sec-websocket-extensions") ?? "";
   if (extensions !== "" && !options.extensionsOffered) {
-    throw new ProtocolError(
+    throw new HandshakeError(
       "BAD_EXTENSION",
       `Invalid upgrade response: extension ${
         JSON.stringify(extensions)

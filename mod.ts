@@ -66,10 +66,14 @@ export {
   type Transport,
 } from "./conn.ts";
 export {
+  CLOSE_CODES,
   type CloseInfo,
   ConnectionClosedError,
   DialError,
   type DialErrorInit,
+  HandshakeError,
+  type HandshakeErrorCode,
+  type HandshakeErrorOptions,
   ProtocolError,
   type ProtocolErrorCode,
   type ProtocolErrorOptions,

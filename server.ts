@@ -23,7 +23,7 @@ import {
   type Transport,
 } from "./conn.ts";
 import { Topics } from "./fanout/topics.ts";
-import { ConnectionClosedError, ProtocolError } from "./errors.ts";
+import { ConnectionClosedError, HandshakeError } from "./errors.ts";
 import {
   buildResponseHead,
   buildUpgradeResponse,
@@ -123,7 +123,7 @@ export interface UpgradeOptions extends ConnOptions {
    * The largest request body `fallback` may read, in bytes. A request that
    * declares more gets 413 Content Too Large before `fallback` runs; a
    * chunked body that grows past it fails the body stream with a
-   * {@linkcode ProtocolError} of status 413, answered with 413 if
+   * {@linkcode HandshakeError} of status 413, answered with 413 if
    * `fallback` throws it. Either way the connection closes.
    * @default {16777216} (16 MiB)
    */
@@ -330,7 +330,7 @@ async function respond(
   }
 }
 
-function errorResponse(error: ProtocolError): Response {
+function errorResponse(error: HandshakeError): Response {
   const headers = new Headers(error.headers);
   headers.set("Content-Type", "text/plain; charset=utf-8");
   return new Response(error.message + "\n", {
@@ -360,7 +360,7 @@ function requestUrl(head: RequestHead, secure: boolean): URL {
       : new URL(head.target);
     if (!host || url.host === "") throw new TypeError("Missing host");
   } catch (cause) {
-    throw new ProtocolError(
+    throw new HandshakeError(
       "BAD_HOST",
       "Invalid request: bad Host header or request target",
       { status: 400, cause },
@@ -472,7 +472,7 @@ export function isOriginAllowed(
  * upgrade on it resolves the promise); without `fallback` it gets 426. A bad
  * request gets its exact HTTP error (400, 403, 405, 426, 431). When the
  * connection ends without an upgrade, the socket is closed and the promise
- * rejects with a {@linkcode ProtocolError}. For a listener of your own,
+ * rejects with a {@linkcode HandshakeError}. For a listener of your own,
  * `serve({ listener })` runs an accept loop that survives resets and
  * descriptor exhaustion; a bare `for await` over a listener ends at the
  * first socket reset before its accept.
@@ -540,7 +540,7 @@ async function handshake(
       if (!options.fallback) {
         const response = upgradeRequired();
         await respond(transport, response, method);
-        throw new ProtocolError(
+        throw new HandshakeError(
           "BAD_UPGRADE",
           "Request is not a WebSocket upgrade",
           { status: response.status },
@@ -576,7 +576,7 @@ async function handshake(
       if (handoff === undefined) {
         // The connection ended (and is closed) without an upgrade.
         answered = true;
-        throw new ProtocolError(
+        throw new HandshakeError(
           "BAD_UPGRADE",
           "Request is not a WebSocket upgrade",
           { status: 426 },
@@ -612,7 +612,7 @@ async function handshake(
       ? draft
       : undefined;
     if (legacy && !versions.includes(legacy)) {
-      throw new ProtocolError(
+      throw new HandshakeError(
         "BAD_VERSION",
         `Invalid upgrade request: the ${legacy} protocol is not enabled`,
         {
@@ -641,7 +641,7 @@ async function handshake(
         request,
       )
     ) {
-      throw new ProtocolError(
+      throw new HandshakeError(
         "BAD_ORIGIN",
         `Origin ${JSON.stringify(origin)} is not allowed`,
         { status: 403 },
@@ -652,7 +652,7 @@ async function handshake(
       : undefined;
     if (refusal) {
       await respond(transport, refusal, method);
-      throw new ProtocolError(
+      throw new HandshakeError(
         "BAD_STATUS",
         `Upgrade refused with status ${refusal.status}`,
         { status: refusal.status },
@@ -721,7 +721,7 @@ async function handshake(
       ...pickConnOptions(options),
     });
   } catch (error) {
-    if (error instanceof ProtocolError && !timer.aborted && !answered) {
+    if (error instanceof HandshakeError && !timer.aborted && !answered) {
       // Answer what we can; the socket may already be gone.
       await respond(transport, errorResponse(error), method).catch(() => {});
     } else {
@@ -970,7 +970,7 @@ class Server implements WebSocketServer {
       // errors from the application's hooks are the application's.
       const shutDown = this.#stopping && timer.aborted;
       if (
-        !shutDown && !(error instanceof ProtocolError) &&
+        !shutDown && !(error instanceof HandshakeError) &&
         !(error instanceof DOMException) && !isSocketError(error)
       ) {
         this.#onError(error);

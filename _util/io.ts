@@ -3,7 +3,7 @@
 import type { Transport } from "../conn.ts";
 import { abortable, type Deadline } from "./deadline.ts";
 import { type HeadKind, HeadReader, type HeadResult } from "../handshake.ts";
-import { ProtocolError } from "../errors.ts";
+import { HandshakeError } from "../errors.ts";
 
 // Read buffers for heads, reused: the head reader copies out what it keeps,
 // so a buffer is free again once its read is consumed (never after an abort,
@@ -34,7 +34,7 @@ export async function readHead(
     const n = await abortable(transport.read(buffer), signal);
     if (n === null) {
       if (pool.length < POOL_LIMIT) pool.push(buffer);
-      throw new ProtocolError(
+      throw new HandshakeError(
         "UNEXPECTED_EOF",
         reader.bufferedBytes === 0
           ? "Connection closed before an HTTP head arrived"
@@ -91,7 +91,7 @@ export async function readExact(
     const buffer = new Uint8Array(4096);
     const count = await abortable(transport.read(buffer), signal);
     if (count === null) {
-      throw new ProtocolError(
+      throw new HandshakeError(
         "UNEXPECTED_EOF",
         `Connection closed after ${filled} of ${n} handshake bytes`,
       );

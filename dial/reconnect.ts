@@ -30,7 +30,7 @@
 
 import { dial, type DialOptions } from "../client.ts";
 import type { CloseInfo, Conn } from "../conn.ts";
-import { DialError, ProtocolError, ProxyError } from "../errors.ts";
+import { DialError, HandshakeError, ProxyError } from "../errors.ts";
 
 /** Why a redial happens, given to `onReconnect`. */
 export interface ReconnectInfo {
@@ -145,7 +145,7 @@ export function defaultShouldReconnect(
  */
 export function isRetryableDialError(error: unknown): boolean {
   const cause = error instanceof DialError ? error.cause : error;
-  if (cause instanceof ProtocolError) {
+  if (cause instanceof HandshakeError) {
     if (cause.code === "UNEXPECTED_EOF") return true;
     const status = cause.response?.status ?? 0;
     return cause.code === "BAD_STATUS" && (status >= 500 || status === 429);

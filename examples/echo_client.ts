@@ -19,6 +19,7 @@ import {
   dial,
   DialError,
   type DialOptions,
+  HandshakeError,
   ProtocolError,
 } from "../mod.ts";
 
@@ -55,9 +56,10 @@ function parseArgs(
 function describe(error: unknown): string {
   if (error instanceof DialError) {
     const cause = error.cause as { code?: unknown; name?: unknown } | undefined;
-    const code = cause instanceof ProtocolError
-      ? cause.code
-      : cause?.code ?? cause?.name;
+    const code =
+      cause instanceof HandshakeError || cause instanceof ProtocolError
+        ? cause.code
+        : cause?.code ?? cause?.name;
     return code === undefined ? error.message : `${error.message} (${code})`;
   }
   if (error instanceof ConnectionClosedError && error.cause instanceof Error) {

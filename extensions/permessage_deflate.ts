@@ -154,7 +154,7 @@
  */
 
 import { constants, createDeflateRaw, createInflateRaw } from "node:zlib";
-import { ProtocolError } from "../errors.ts";
+import { HandshakeError, ProtocolError } from "../errors.ts";
 import type { PerMessageExtension } from "./extension.ts";
 
 export type { PerMessageExtension } from "./extension.ts";
@@ -788,7 +788,7 @@ export class PerMessageDeflate implements PerMessageExtension, Disposable {
    * @param limit The most bytes the whole restored message may have.
    * @returns The bytes this fragment restored (often empty before `fin`).
    * @throws {ProtocolError} `MESSAGE_TOO_LARGE` (close code 1009) once the
-   * message would pass `limit`; `BAD_EXTENSION` (close code 1007) for data
+   * message would pass `limit`; `BAD_COMPRESSED_DATA` (close code 1007) for data
    * that does not inflate.
    */
   decompress(
@@ -813,9 +813,9 @@ export class PerMessageDeflate implements PerMessageExtension, Disposable {
       this.#endMessage(true);
       if (!(error instanceof ZlibFailure)) throw error;
       throw new ProtocolError(
-        "BAD_EXTENSION",
+        "BAD_COMPRESSED_DATA",
         `Cannot inflate message: ${errorMessage(error)}`,
-        { closeCode: 1007, cause: error },
+        { cause: error },
       );
     }
     if (fin) this.#endMessage(false);
@@ -865,7 +865,6 @@ export class PerMessageDeflate implements PerMessageExtension, Disposable {
       throw new ProtocolError(
         "MESSAGE_TOO_LARGE",
         `Cannot inflate message: it is larger than ${limit} bytes`,
-        { closeCode: 1009 },
       );
     }
     if (result.ended) this.#ended = true;
@@ -924,8 +923,8 @@ const TOKEN = /[!#$%&'*+\-.^_`|~0-9A-Za-z]+/y;
 const TOKEN_ONLY = /^[!#$%&'*+\-.^_`|~0-9A-Za-z]+$/;
 const OWS = /[ \t]*/y;
 
-function syntaxError(what: string, offset: number): ProtocolError {
-  return new ProtocolError(
+function syntaxError(what: string, offset: number): HandshakeError {
+  return new HandshakeError(
     "BAD_EXTENSION",
     `Cannot parse Sec-WebSocket-Extensions: expected ${what} at offset ${offset}`,
   );
@@ -1013,7 +1012,7 @@ function parseRaw(value: string): RawElement[] {
  *
  * @param value The header value.
  * @returns The extensions in order, with lower-case names.
- * @throws {ProtocolError} `BAD_EXTENSION` (HTTP status 400) for a syntax
+ * @throws {HandshakeError} `BAD_EXTENSION` (HTTP status 400) for a syntax
  * error, or for a parameter repeated within one extension (a `Map` cannot
  * hold both; the negotiation functions decline such an offer instead).
  *
@@ -1032,7 +1031,7 @@ export function parseExtensionHeader(value: string): ExtensionHeaderElement[] {
     const map = new Map<string, string | true>();
     for (const [param, paramValue] of params) {
       if (map.has(param)) {
-        throw new ProtocolError(
+        throw new HandshakeError(
           "BAD_EXTENSION",
           `Cannot parse Sec-WebSocket-Extensions: ${name} repeats ${param}`,
         );
@@ -1156,7 +1155,7 @@ function resolveOptions(options: PerMessageDeflateOptions): ResolvedOptions {
  * @param headerValue The request's `Sec-WebSocket-Extensions`, or null.
  * @param options The server's wishes.
  * @returns The answer header and the extension, or undefined.
- * @throws {ProtocolError} `BAD_EXTENSION` (HTTP status 400) when the header
+ * @throws {HandshakeError} `BAD_EXTENSION` (HTTP status 400) when the header
  * is not valid syntax.
  * @throws {RangeError} For an option out of range.
  *
@@ -1273,7 +1272,7 @@ export function perMessageDeflateOffer(
  * @param responseHeaderValue The response's `Sec-WebSocket-Extensions`.
  * @param options The options the offer was made with.
  * @returns The negotiated extension; close it with the connection.
- * @throws {ProtocolError} `BAD_EXTENSION` when the answer is not acceptable.
+ * @throws {HandshakeError} `BAD_EXTENSION` when the answer is not acceptable.
  * @throws {RangeError} For an option out of range.
  *
  * @example Accepting an answer
@@ -1292,8 +1291,8 @@ export function acceptPerMessageDeflate(
 ): PerMessageDeflate {
   const wanted = resolveOptions(options);
   const elements = parseRaw(responseHeaderValue);
-  const fail = (why: string): ProtocolError =>
-    new ProtocolError(
+  const fail = (why: string): HandshakeError =>
+    new HandshakeError(
       "BAD_EXTENSION",
       `Cannot accept Sec-WebSocket-Extensions: ${why}`,
     );

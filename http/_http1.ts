@@ -2,10 +2,10 @@
 // with no I/O: how a request's body is delimited, decoders for
 // Content-Length and chunked bodies, whether a connection persists, response
 // heads and chunks, and the client address behind trusted proxies. Every
-// fault is a ProtocolError with the HTTP status to answer; the caller closes
+// fault is a HandshakeError with the HTTP status to answer; the caller closes
 // the connection after answering one, since its framing can't be trusted.
 
-import { ProtocolError } from "../errors.ts";
+import { HandshakeError } from "../errors.ts";
 import { hasToken, type HeaderSource, headerTokens } from "../handshake.ts";
 
 /** Header fields to look up: a `Headers`, or the {@linkcode Fields} of a head. */
@@ -61,8 +61,8 @@ const TOKEN = /^[!#$%&'*+\-.^_`|~0-9A-Za-z]+$/;
 const FIELD_VALUE = /^[\t\x20-\x7e\x80-\xff]*$/;
 const latin1Decoder = new TextDecoder();
 
-function badHead(message: string): ProtocolError {
-  return new ProtocolError("BAD_REQUEST", message, { status: 400 });
+function badHead(message: string): HandshakeError {
+  return new HandshakeError("BAD_REQUEST", message, { status: 400 });
 }
 
 /**
@@ -145,9 +145,9 @@ export type RequestFraming =
 
 const NO_BODY: RequestFraming = { kind: "none" };
 
-function fault(message: string, status = 400): ProtocolError {
-  return new ProtocolError(
-    status === 413 ? "MESSAGE_TOO_LARGE" : "BAD_REQUEST",
+function fault(message: string, status = 400): HandshakeError {
+  return new HandshakeError(
+    status === 413 ? "BODY_TOO_LARGE" : "BAD_REQUEST",
     message,
     { status },
   );

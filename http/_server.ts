@@ -6,7 +6,7 @@
 // go back to the upgrade path. Framing decisions live in _http1.ts.
 
 import type { Transport } from "../conn.ts";
-import { ProtocolError } from "../errors.ts";
+import { HandshakeError } from "../errors.ts";
 import {
   hasToken,
   HeadReader,
@@ -401,8 +401,8 @@ class RequestBody {
         const result = decoder.decode(source.buffered);
         source.buffered = source.buffered.subarray(result.consumed);
         if (decoder.received > this.#maxSize) {
-          throw new ProtocolError(
-            "MESSAGE_TOO_LARGE",
+          throw new HandshakeError(
+            "BODY_TOO_LARGE",
             `Request body exceeds ${this.#maxSize} bytes`,
             { status: 413 },
           );
@@ -422,7 +422,7 @@ class RequestBody {
         );
       } catch (error) {
         if (error instanceof DOMException && error.name === "TimeoutError") {
-          throw new ProtocolError("UNEXPECTED_EOF", error.message, {
+          throw new HandshakeError("UNEXPECTED_EOF", error.message, {
             status: 408,
             cause: error,
           });
@@ -430,7 +430,7 @@ class RequestBody {
         throw error;
       }
       if (source.ended && source.buffered.length === 0) {
-        throw new ProtocolError(
+        throw new HandshakeError(
           "UNEXPECTED_EOF",
           "Connection closed in the middle of a request body",
         );
@@ -501,7 +501,7 @@ class ServerRequest extends Request {
   }
 }
 
-function errorResponse(error: ProtocolError): Response {
+function errorResponse(error: HandshakeError): Response {
   return new Response(error.message + "\n", {
     status: error.status,
     headers: { "content-type": "text/plain; charset=utf-8" },
@@ -527,7 +527,7 @@ function requestUrl(
   let host = head.headers.get("host");
   if (host === null) {
     if (head.version !== "1.0") {
-      throw new ProtocolError("BAD_HOST", "Invalid request: missing Host", {
+      throw new HandshakeError("BAD_HOST", "Invalid request: missing Host", {
         status: 400,
       });
     }
@@ -548,7 +548,7 @@ function requestUrl(
     if (url.host === "") throw new TypeError("Missing host");
     return url.href;
   } catch (cause) {
-    throw new ProtocolError(
+    throw new HandshakeError(
       "BAD_HOST",
       "Invalid request: bad Host header or request target",
       { status: 400, cause },
@@ -824,7 +824,7 @@ class HttpLoop {
         }
       }
     } catch (error) {
-      if (error instanceof ProtocolError) {
+      if (error instanceof HandshakeError) {
         // A malformed request: answered, then the connection closes, as
         // its framing can't be trusted.
         await this.#answerAndClose(error);
@@ -896,8 +896,8 @@ class HttpLoop {
       this.#transport.localAddr,
     );
     if (framing.kind === "length" && framing.length > this.#maxBodySize) {
-      throw new ProtocolError(
-        "MESSAGE_TOO_LARGE",
+      throw new HandshakeError(
+        "BODY_TOO_LARGE",
         `Request body exceeds ${this.#maxBodySize} bytes`,
         { status: 413 },
       );
@@ -927,7 +927,7 @@ class HttpLoop {
     try {
       request = new ServerRequest(href, init, aborter);
     } catch (cause) {
-      throw new ProtocolError(
+      throw new HandshakeError(
         "BAD_HOST",
         "Invalid request: bad Host header or request target",
         { status: 400, cause },
@@ -963,7 +963,7 @@ class HttpLoop {
           );
         }
       } catch (error) {
-        if (body?.failure instanceof ProtocolError) {
+        if (body?.failure instanceof HandshakeError) {
           response = errorResponse(body.failure);
         } else {
           // An abort the server caused (shutdown, client gone) is no bug.
@@ -1326,7 +1326,7 @@ class HttpLoop {
     }
   }
 
-  async #answerAndClose(error: ProtocolError): Promise<void> {
+  async #answerAndClose(error: HandshakeError): Promise<void> {
     const response = errorResponse(error);
     const bytes = new Uint8Array(await response.arrayBuffer());
     const head = encodeResponseHead(

@@ -9,7 +9,7 @@ import {
   type Transport,
 } from "../conn.ts";
 import type { Deadline } from "../_util/deadline.ts";
-import { ProtocolError } from "../errors.ts";
+import { HandshakeError } from "../errors.ts";
 import {
   buildHixie75Response,
   buildHixie76Response,
@@ -65,19 +65,19 @@ export function validateHixieRequest(
 ): void {
   const headers = head.headers;
   if (head.method !== "GET") {
-    throw new ProtocolError(
+    throw new HandshakeError(
       "BAD_METHOD",
       `Invalid upgrade request: method ${head.method} is not GET`,
       { status: 405, headers: { Allow: "GET" } },
     );
   }
   if (!headers.get("host")) {
-    throw new ProtocolError("BAD_HOST", "Invalid upgrade request: no Host", {
+    throw new HandshakeError("BAD_HOST", "Invalid upgrade request: no Host", {
       status: 400,
     });
   }
   if (!hasToken(headers, "connection", "upgrade")) {
-    throw new ProtocolError(
+    throw new HandshakeError(
       "BAD_UPGRADE",
       "Invalid upgrade request: Connection header does not list upgrade",
       { status: 400 },

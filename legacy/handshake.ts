@@ -13,7 +13,7 @@
  *   {@linkcode validateHixieResponse} checks the response head and
  *   {@linkcode verifyHixie76Answer} checks the 16 bytes after it.
  *
- * Faults of the peer throw a {@linkcode ProtocolError} with a stable code;
+ * Faults of the peer throw a {@linkcode HandshakeError} with a stable code;
  * a bad argument throws `TypeError` or `RangeError`.
  *
  * @example Answering the draft-76 worked example
@@ -32,7 +32,7 @@
  */
 
 import { createHash } from "node:crypto";
-import { ProtocolError, type ProtocolErrorCode } from "../errors.ts";
+import { HandshakeError, type HandshakeErrorCode } from "../errors.ts";
 import { hasToken } from "../handshake.ts";
 
 /** The two legacy drafts: draft-hixie-thewebsocketprotocol-76 and -75. */
@@ -49,7 +49,7 @@ const encoder = new TextEncoder();
  *
  * @param key The header value.
  * @returns The key's 32-bit number.
- * @throws {ProtocolError} `BAD_KEY` (HTTP 400) when the key has no spaces,
+ * @throws {HandshakeError} `BAD_KEY` (HTTP 400) when the key has no spaces,
  * its number is not a multiple of the spaces, or the quotient exceeds
  * 2^32 - 1.
  *
@@ -69,7 +69,7 @@ export function parseHixie76Key(key: string): number {
     else if (c === 0x20) spaces++;
   }
   if (spaces === 0) {
-    throw new ProtocolError(
+    throw new HandshakeError(
       "BAD_KEY",
       "Invalid Sec-WebSocket-Key: the key has no spaces",
       { status: 400 },
@@ -79,7 +79,7 @@ export function parseHixie76Key(key: string): number {
   const number = BigInt(digits === "" ? "0" : digits);
   const divisor = BigInt(spaces);
   if (number % divisor !== 0n) {
-    throw new ProtocolError(
+    throw new HandshakeError(
       "BAD_KEY",
       "Invalid Sec-WebSocket-Key: the key number is not a multiple of its spaces",
       { status: 400 },
@@ -87,7 +87,7 @@ export function parseHixie76Key(key: string): number {
   }
   const quotient = number / divisor;
   if (quotient > BigInt(MAX_KEY_NUMBER)) {
-    throw new ProtocolError(
+    throw new HandshakeError(
       "BAD_KEY",
       "Invalid Sec-WebSocket-Key: the key number exceeds 32 bits",
       { status: 400 },
@@ -104,7 +104,7 @@ export function parseHixie76Key(key: string): number {
  * @param key2 The `Sec-WebSocket-Key2` value.
  * @param key3 The 8 bytes that follow the request head.
  * @returns The 16 bytes the server writes after its response head.
- * @throws {ProtocolError} `BAD_KEY` for a key {@linkcode parseHixie76Key}
+ * @throws {HandshakeError} `BAD_KEY` for a key {@linkcode parseHixie76Key}
  * rejects.
  * @throws {RangeError} When `key3` is not 8 bytes long.
  *
@@ -561,7 +561,7 @@ export interface HixieResponseCheck {
  * builds it: scheme, host, the port when not the default, and resource.
  *
  * @param check The response and what was asked for.
- * @throws {ProtocolError} `BAD_STATUS` when the status is not 101,
+ * @throws {HandshakeError} `BAD_STATUS` when the status is not 101,
  * `BAD_UPGRADE` for a wrong `Upgrade` or `Connection`, `BAD_ORIGIN` when the
  * origin is not echoed, `BAD_LOCATION` when the location is not the dialled
  * URL, and `BAD_PROTOCOL` when the subprotocol is not the one asked for (or
@@ -589,8 +589,8 @@ export interface HixieResponseCheck {
 export function validateHixieResponse(check: HixieResponseCheck): void {
   const { status, statusText, headers, url } = check;
   const response = { status, statusText, headers };
-  const fail = (code: ProtocolErrorCode, message: string): never => {
-    throw new ProtocolError(code, message, { response });
+  const fail = (code: HandshakeErrorCode, message: string): never => {
+    throw new HandshakeError(code, message, { response });
   };
   if (status !== 101) {
     fail("BAD_STATUS", `Unexpected response status ${status}, expected 101`);
@@ -658,7 +658,7 @@ export function validateHixieResponse(check: HixieResponseCheck): void {
  * @param expected The answer from {@linkcode hixie76Answer} (or
  * {@linkcode createHixie76Challenge}).
  * @param got The 16 bytes received.
- * @throws {ProtocolError} `CHALLENGE_MISMATCH` when they differ.
+ * @throws {HandshakeError} `CHALLENGE_MISMATCH` when they differ.
  *
  * @example Checking an answer
  * ```ts
@@ -677,7 +677,7 @@ export function verifyHixie76Answer(
     diff |= expected[i] ^ got[i];
   }
   if (diff !== 0 || expected.length !== 16) {
-    throw new ProtocolError(
+    throw new HandshakeError(
       "CHALLENGE_MISMATCH",
       "Invalid challenge answer: the server's 16 bytes do not match the keys",
     );

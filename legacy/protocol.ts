@@ -328,7 +328,6 @@ export class HixieProtocol implements ProtocolMachine {
       this.#parts = [];
       this.#fail(
         new ProtocolError("INVALID_UTF8", "Invalid UTF-8 in a text message", {
-          closeCode: 1007,
           cause,
         }),
       );
@@ -362,7 +361,6 @@ export class HixieProtocol implements ProtocolMachine {
       new ProtocolError(
         code,
         `The ${what} exceeds the limit of ${this.maxMessageSize} bytes`,
-        { closeCode: 1009 },
       ),
     );
   }

@@ -161,7 +161,7 @@ function invalidUtf8(cause?: unknown): ProtocolError {
   return new ProtocolError(
     "INVALID_UTF8",
     "Received invalid UTF-8 in a text message",
-    { closeCode: 1007, cause },
+    { cause },
   );
 }
 
@@ -933,7 +933,6 @@ export class WebSocketProtocol implements ProtocolMachine {
       throw new ProtocolError(
         "MESSAGE_TOO_LARGE",
         `Received a message over the limit of ${this.#maxMessageSize} bytes`,
-        { closeCode: 1009 },
       );
     }
     this.#midFrame = !end;

@@ -1,7 +1,12 @@
 import assert from "node:assert/strict";
 import { type ConnectTarget, dial, type DialOptions } from "../client.ts";
 import type { CloseInfo, Conn, Message } from "../conn.ts";
-import { ConnectionClosedError, DialError, ProtocolError } from "../errors.ts";
+import {
+  ConnectionClosedError,
+  DialError,
+  HandshakeError,
+  ProtocolError,
+} from "../errors.ts";
 import { Opcode } from "../frame.ts";
 import {
   type Handler,
@@ -111,8 +116,8 @@ async function dialError(
   return error;
 }
 
-function protocolCause(error: DialError, code: string): ProtocolError {
-  assert.ok(error.cause instanceof ProtocolError, String(error.cause));
+function protocolCause(error: DialError, code: string): HandshakeError {
+  assert.ok(error.cause instanceof HandshakeError, String(error.cause));
   assert.equal(error.cause.code, code);
   assert.ok(error.message.startsWith(`Cannot dial ${error.url}: `));
   return error.cause;

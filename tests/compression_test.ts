@@ -7,7 +7,12 @@ import assert from "node:assert/strict";
 import { constants, deflateRawSync, inflateRawSync } from "node:zlib";
 import { dial, type DialOptions } from "../client.ts";
 import type { Conn, Message, Transport } from "../conn.ts";
-import { ConnectionClosedError, DialError, ProtocolError } from "../errors.ts";
+import {
+  ConnectionClosedError,
+  DialError,
+  HandshakeError,
+  ProtocolError,
+} from "../errors.ts";
 import { encodeFrame, type Frame, FrameDecoder, Opcode } from "../frame.ts";
 import { parseResponseHead, type ResponseHead } from "../handshake.ts";
 import {
@@ -1165,7 +1170,7 @@ Deno.test("serve() closes with 1007 on corrupt compressed data", async () => {
     );
     assert.equal(close.code, 1007, name);
     assert.match(close.reason, /^Cannot inflate message: /, name);
-    assert.equal(failure(seen.error), "BAD_EXTENSION", name);
+    assert.equal(failure(seen.error), "BAD_COMPRESSED_DATA", name);
     assert.deepEqual(seen.messages, [], name);
   }
 });
@@ -1422,7 +1427,7 @@ Deno.test("dial() fails with BAD_EXTENSION on an answer its offer did not allow"
       (error) => error,
     );
     assert.ok(error instanceof DialError, `${answers}: ${error}`);
-    assert.ok(error.cause instanceof ProtocolError, String(error.cause));
+    assert.ok(error.cause instanceof HandshakeError, String(error.cause));
     assert.equal(error.cause.code, "BAD_EXTENSION", String(answers));
     assert.doesNotMatch(error.cause.message, /\.$/);
   }

@@ -1,5 +1,5 @@
 import assert from "node:assert/strict";
-import { ProtocolError } from "../errors.ts";
+import { HandshakeError } from "../errors.ts";
 import {
   buildResponseHead,
   buildUpgradeRequest,
@@ -48,14 +48,14 @@ function latin1(text: string): Uint8Array {
   return Uint8Array.from(text, (c) => c.charCodeAt(0));
 }
 
-function assertProtocolError(
+function assertHandshakeError(
   fn: () => unknown,
   code: string,
   status?: number,
-): ProtocolError {
-  let caught: ProtocolError | undefined;
+): HandshakeError {
+  let caught: HandshakeError | undefined;
   assert.throws(fn, (error: unknown) => {
-    assert.ok(error instanceof ProtocolError, String(error));
+    assert.ok(error instanceof HandshakeError, String(error));
     assert.equal(error.code, code);
     if (status !== undefined) assert.equal(error.status, status);
     caught = error;
@@ -64,13 +64,13 @@ function assertProtocolError(
   return caught!;
 }
 
-async function assertRejectsProtocolError(
+async function assertRejectsHandshakeError(
   promise: Promise<unknown>,
   code: string,
-): Promise<ProtocolError> {
-  let caught: ProtocolError | undefined;
+): Promise<HandshakeError> {
+  let caught: HandshakeError | undefined;
   await assert.rejects(promise, (error: unknown) => {
-    assert.ok(error instanceof ProtocolError, String(error));
+    assert.ok(error instanceof HandshakeError, String(error));
     assert.equal(error.code, code);
     caught = error;
     return true;
@@ -232,7 +232,7 @@ Deno.test("HeadReader fails with HEADERS_TOO_LARGE and 431 one byte over the lim
   const limit = bytes.length - 5;
   for (const kind of ["any", "request"] as const) {
     for (const chunks of everySplit(bytes)) {
-      assertProtocolError(
+      assertHandshakeError(
         () => readHead(chunks, limit, kind),
         "HEADERS_TOO_LARGE",
         431,
@@ -248,7 +248,7 @@ Deno.test("HeadReader fails with HEADERS_TOO_LARGE before the blank line arrives
     reader.push(encoder.encode("GET / HTTP/1.1\r\n"));
     reader.push(line);
     reader.push(line);
-    const error = assertProtocolError(
+    const error = assertHandshakeError(
       () => {
         for (let i = 0; i < 10; i++) reader.push(line);
       },
@@ -268,7 +268,7 @@ Deno.test("HeadReader defaults to a 16 KiB limit", () => {
     const filler = encoder.encode(`X-Filler: ${"a".repeat(1000)}\r\n`);
     reader.push(encoder.encode("GET / HTTP/1.1\r\n"));
     for (let i = 0; i < 15; i++) reader.push(filler);
-    assertProtocolError(
+    assertHandshakeError(
       () => {
         for (let i = 0; i < 3; i++) reader.push(filler);
       },
@@ -483,7 +483,7 @@ const GOOD_RESPONSES: string[] = [
 function failingPush(
   chunks: Uint8Array[],
   kind: HeadKind,
-): { error: ProtocolError; before: number; through: number } {
+): { error: HandshakeError; before: number; through: number } {
   const reader = new HeadReader(DEFAULT_MAX_HEAD_SIZE, { kind });
   let before = 0;
   for (const chunk of chunks) {
@@ -491,7 +491,7 @@ function failingPush(
       const result = reader.push(chunk);
       assert.equal(result, undefined, "returned a head");
     } catch (error) {
-      assert.ok(error instanceof ProtocolError, String(error));
+      assert.ok(error instanceof HandshakeError, String(error));
       return { error, before, through: before + chunk.length };
     }
     before += chunk.length;
@@ -527,13 +527,13 @@ for (
       const { bytes, at } = badBytes(head);
       const reader = new HeadReader(DEFAULT_MAX_HEAD_SIZE, { kind });
       assert.equal(reader.push(bytes.subarray(0, at)), undefined, head.name);
-      assertProtocolError(
+      assertHandshakeError(
         () => reader.push(bytes.subarray(at, at + 1)),
         "BAD_REQUEST",
         400,
       );
       // And it stays failed.
-      assertProtocolError(
+      assertHandshakeError(
         () => reader.push(encoder.encode("\r\n\r\n")),
         "BAD_REQUEST",
         400,
@@ -585,7 +585,7 @@ Deno.test(`HeadReader({ kind: "request" }) skips up to two empty lines before th
   const reader = new HeadReader(undefined, { kind: "request" });
   reader.push(encoder.encode("\r\n\r\n"));
   assert.equal(reader.bufferedBytes, 0);
-  const error = assertProtocolError(
+  const error = assertHandshakeError(
     () => reader.push(encoder.encode("\r")),
     "BAD_REQUEST",
     400,
@@ -647,12 +647,12 @@ Deno.test(`HeadReader({ kind: "request" }) answers 431 for a head too large befo
   const good = encoder.encode("GET / HTTP/1.1\r\nX: aaaaaaaaaaaaaaaaaaaa");
   const bytes = concat(good, Uint8Array.of(0));
   for (const chunks of everySplit(bytes)) {
-    assertProtocolError(
+    assertHandshakeError(
       () => readHead(chunks, good.length - 4, "request"),
       "HEADERS_TOO_LARGE",
       431,
     );
-    assertProtocolError(
+    assertHandshakeError(
       () => readHead(chunks, good.length - 3, "request"),
       "BAD_REQUEST",
       400,
@@ -731,7 +731,7 @@ Deno.test(`HeadReader({ kind: "request" }) agrees with parseRequestHead() on 200
       assert.ok(parsed, `${where}: accepted what the parser refuses`);
       assert.deepEqual(result.head, framed!.result.head, where);
     } else if (error) {
-      assert.ok(error instanceof ProtocolError, where);
+      assert.ok(error instanceof HandshakeError, where);
       assert.equal(error.status, 400, where);
       // Only a target of more than visible ASCII is refused that the
       // parser would take.
@@ -775,7 +775,7 @@ Deno.test("parseRequestHead() rejects malformed request lines with BAD_REQUEST a
       "",
     ]
   ) {
-    assertProtocolError(
+    assertHandshakeError(
       () => parseRequestHead(encoder.encode(`${line}\r\nHost: a\r\n\r\n`)),
       "BAD_REQUEST",
       400,
@@ -795,7 +795,7 @@ Deno.test("parseRequestHead() rejects bad header names with BAD_REQUEST", () => 
       "X\x00: a",
     ]
   ) {
-    assertProtocolError(
+    assertHandshakeError(
       () => parseRequestHead(latin1(`GET / HTTP/1.1\r\n${field}\r\n\r\n`)),
       "BAD_REQUEST",
       400,
@@ -805,7 +805,7 @@ Deno.test("parseRequestHead() rejects bad header names with BAD_REQUEST", () => 
 
 Deno.test("parseRequestHead() rejects obsolete line folding", () => {
   for (const fold of [" folded", "\tfolded"]) {
-    const error = assertProtocolError(
+    const error = assertHandshakeError(
       () =>
         parseRequestHead(
           encoder.encode(`GET / HTTP/1.1\r\nX-A: 1\r\n${fold}\r\n\r\n`),
@@ -826,7 +826,7 @@ Deno.test("parseRequestHead() rejects a bare CR or LF", () => {
       "GET / HTTP/1.1\r\nX-A: 1\r\n\n\r\n\r\n",
     ]
   ) {
-    const error = assertProtocolError(
+    const error = assertHandshakeError(
       () => parseRequestHead(encoder.encode(text)),
       "BAD_REQUEST",
       400,
@@ -836,11 +836,11 @@ Deno.test("parseRequestHead() rejects a bare CR or LF", () => {
 });
 
 Deno.test("parseRequestHead() rejects control characters in a value and accepts obs-text", () => {
-  assertProtocolError(
+  assertHandshakeError(
     () => parseRequestHead(latin1("GET / HTTP/1.1\r\nX-A: a\x00b\r\n\r\n")),
     "BAD_REQUEST",
   );
-  assertProtocolError(
+  assertHandshakeError(
     () => parseRequestHead(latin1("GET / HTTP/1.1\r\nX-A: a\x7fb\r\n\r\n")),
     "BAD_REQUEST",
   );
@@ -851,7 +851,7 @@ Deno.test("parseRequestHead() rejects control characters in a value and accepts 
 });
 
 Deno.test("parseRequestHead() rejects a head without its blank line", () => {
-  assertProtocolError(
+  assertHandshakeError(
     () => parseRequestHead(encoder.encode("GET / HTTP/1.1\r\nHost: a\r\n")),
     "BAD_REQUEST",
   );
@@ -919,7 +919,7 @@ Deno.test("parseResponseHead() rejects malformed status lines with BAD_REQUEST",
       "",
     ]
   ) {
-    assertProtocolError(
+    assertHandshakeError(
       () => parseResponseHead(encoder.encode(`${line}\r\n\r\n`)),
       "BAD_REQUEST",
     );
@@ -935,7 +935,7 @@ Deno.test("parseResponseHead() rejects bad header lines and obs-fold", () => {
       "X-A: 1\rX",
     ]
   ) {
-    assertProtocolError(
+    assertHandshakeError(
       () =>
         parseResponseHead(
           encoder.encode(
@@ -1149,7 +1149,7 @@ Deno.test("validateUpgradeRequest() checks in a fixed order with exact statuses"
   };
   for (const [fix, first, code, status, words] of steps) {
     Object.assign(fields, fix);
-    const error = assertProtocolError(
+    const error = assertHandshakeError(
       () => validateUpgradeRequest(upgradeRequest(fields, first)),
       code,
       status,
@@ -1162,20 +1162,20 @@ Deno.test("validateUpgradeRequest() checks in a fixed order with exact statuses"
 
 Deno.test("validateUpgradeRequest() rejects a method other than GET with 405 and Allow: GET", () => {
   for (const method of ["POST", "HEAD", "PUT", "get"]) {
-    const error = assertProtocolError(
+    const error = assertHandshakeError(
       () =>
         validateUpgradeRequest(upgradeRequest({}, `${method} /chat HTTP/1.1`)),
       "BAD_METHOD",
       405,
     );
     assert.equal(error.headers.get("allow"), "GET");
-    assert.equal(error.closeCode, 1002);
+    assert.equal("closeCode" in error, false);
   }
 });
 
 Deno.test("validateUpgradeRequest() rejects HTTP/1.0 and older with 400 BAD_HTTP_VERSION", () => {
   for (const version of ["1.0", "0.9"]) {
-    assertProtocolError(
+    assertHandshakeError(
       () =>
         validateUpgradeRequest(upgradeRequest({}, `GET /chat HTTP/${version}`)),
       "BAD_HTTP_VERSION",
@@ -1189,12 +1189,12 @@ Deno.test("validateUpgradeRequest() rejects HTTP/1.0 and older with 400 BAD_HTTP
 });
 
 Deno.test("validateUpgradeRequest() rejects a missing, empty or repeated Host with 400 BAD_HOST", () => {
-  assertProtocolError(
+  assertHandshakeError(
     () => validateUpgradeRequest(upgradeRequest({ Host: null })),
     "BAD_HOST",
     400,
   );
-  assertProtocolError(
+  assertHandshakeError(
     () => validateUpgradeRequest(upgradeRequest({ Host: "" })),
     "BAD_HOST",
     400,
@@ -1208,7 +1208,7 @@ Deno.test("validateUpgradeRequest() rejects a missing, empty or repeated Host wi
     `Sec-WebSocket-Key: ${RFC_KEY}`,
     "Sec-WebSocket-Version: 13",
   ]);
-  assertProtocolError(() => validateUpgradeRequest(repeated), "BAD_HOST", 400);
+  assertHandshakeError(() => validateUpgradeRequest(repeated), "BAD_HOST", 400);
 });
 
 Deno.test("validateUpgradeRequest() rejects a missing Upgrade or Connection token with 400 BAD_UPGRADE", () => {
@@ -1222,7 +1222,7 @@ Deno.test("validateUpgradeRequest() rejects a missing Upgrade or Connection toke
       { Connection: "close" },
     ]
   ) {
-    assertProtocolError(
+    assertHandshakeError(
       () => validateUpgradeRequest(upgradeRequest(changes)),
       "BAD_UPGRADE",
       400,
@@ -1234,7 +1234,7 @@ Deno.test("validateUpgradeRequest() rejects a missing or unknown version with 40
   for (
     const version of [null, "", "8", "7", "12", "14", "013x", "abc", "1300"]
   ) {
-    const error = assertProtocolError(
+    const error = assertHandshakeError(
       () =>
         validateUpgradeRequest(
           upgradeRequest({ "Sec-WebSocket-Version": version }),
@@ -1259,7 +1259,7 @@ Deno.test("validateUpgradeRequest() with versions [13, 8, 7] accepts 8 and 7", (
     );
     assert.equal(info.version, version);
   }
-  const error = assertProtocolError(
+  const error = assertHandshakeError(
     () =>
       validateUpgradeRequest(upgradeRequest({ "Sec-WebSocket-Version": "6" }), {
         versions,
@@ -1280,7 +1280,7 @@ Deno.test("validateUpgradeRequest() rejects a bad or missing key with 400 BAD_KE
       "dGhlIHNhbXBsZSBub25jZR==",
     ]
   ) {
-    assertProtocolError(
+    assertHandshakeError(
       () =>
         validateUpgradeRequest(upgradeRequest({ "Sec-WebSocket-Key": key })),
       "BAD_KEY",
@@ -1290,7 +1290,7 @@ Deno.test("validateUpgradeRequest() rejects a bad or missing key with 400 BAD_KE
 });
 
 Deno.test("validateUpgradeRequest() rejects a subprotocol that is not a token with 400", () => {
-  assertProtocolError(
+  assertHandshakeError(
     () =>
       validateUpgradeRequest(
         upgradeRequest({ "Sec-WebSocket-Protocol": "chat, a/b" }),
@@ -1483,7 +1483,7 @@ Deno.test("validateUpgradeResponse() fails a non-101 with BAD_STATUS keeping sta
       "HTTP/1.1 403 Forbidden\r\nContent-Type: text/plain\r\nX-Reason: origin\r\n\r\n",
     ),
   );
-  const error = await assertRejectsProtocolError(
+  const error = await assertRejectsHandshakeError(
     validateUpgradeResponse(response, { key: RFC_KEY }),
     "BAD_STATUS",
   );
@@ -1496,7 +1496,7 @@ Deno.test("validateUpgradeResponse() fails a non-101 with BAD_STATUS keeping sta
 });
 
 Deno.test("validateUpgradeResponse() fails a 200 with a valid accept with BAD_STATUS", async () => {
-  await assertRejectsProtocolError(
+  await assertRejectsHandshakeError(
     validateUpgradeResponse(await upgradeResponse({}, "HTTP/1.1 200 OK"), {
       key: RFC_KEY,
     }),
@@ -1513,7 +1513,7 @@ Deno.test("validateUpgradeResponse() fails a missing Upgrade or Connection with 
       { Connection: "keep-alive" },
     ]
   ) {
-    const error = await assertRejectsProtocolError(
+    const error = await assertRejectsHandshakeError(
       validateUpgradeResponse(await upgradeResponse(changes), { key: RFC_KEY }),
       "BAD_UPGRADE",
     );
@@ -1539,7 +1539,7 @@ Deno.test("validateUpgradeResponse() fails a wrong or missing accept with BAD_AC
       await computeAccept("AQIDBAUGBwgJCgsMDQ4PEA=="),
     ]
   ) {
-    await assertRejectsProtocolError(
+    await assertRejectsHandshakeError(
       validateUpgradeResponse(
         await upgradeResponse({ "Sec-WebSocket-Accept": accept }),
         {
@@ -1555,20 +1555,20 @@ Deno.test("validateUpgradeResponse() fails a subprotocol that was not offered wi
   const response = await upgradeResponse({
     "Sec-WebSocket-Protocol": "superchat",
   });
-  await assertRejectsProtocolError(
+  await assertRejectsHandshakeError(
     validateUpgradeResponse(response, { key: RFC_KEY, protocols: ["chat"] }),
     "BAD_PROTOCOL",
   );
-  await assertRejectsProtocolError(
+  await assertRejectsHandshakeError(
     validateUpgradeResponse(response, { key: RFC_KEY }),
     "BAD_PROTOCOL",
   );
-  await assertRejectsProtocolError(
+  await assertRejectsHandshakeError(
     validateUpgradeResponse(response, { key: RFC_KEY, protocols: [] }),
     "BAD_PROTOCOL",
   );
   // Two at once is not a selection.
-  await assertRejectsProtocolError(
+  await assertRejectsHandshakeError(
     validateUpgradeResponse(
       await upgradeResponse({ "Sec-WebSocket-Protocol": "chat, superchat" }),
       { key: RFC_KEY, protocols: ["chat", "superchat"] },
@@ -1589,7 +1589,7 @@ Deno.test("validateUpgradeResponse() fails an extension that was not offered wit
   const response = await upgradeResponse({
     "Sec-WebSocket-Extensions": "permessage-deflate",
   });
-  await assertRejectsProtocolError(
+  await assertRejectsHandshakeError(
     validateUpgradeResponse(response, { key: RFC_KEY }),
     "BAD_EXTENSION",
   );
@@ -1608,25 +1608,25 @@ Deno.test("validateUpgradeResponse() checks status, upgrade, accept, protocol, e
     "Sec-WebSocket-Extensions": "y",
   };
   const options = { key: RFC_KEY };
-  await assertRejectsProtocolError(
+  await assertRejectsHandshakeError(
     validateUpgradeResponse(
       await upgradeResponse(everything, "HTTP/1.1 400 Bad Request"),
       options,
     ),
     "BAD_STATUS",
   );
-  await assertRejectsProtocolError(
+  await assertRejectsHandshakeError(
     validateUpgradeResponse(await upgradeResponse(everything), options),
     "BAD_UPGRADE",
   );
-  await assertRejectsProtocolError(
+  await assertRejectsHandshakeError(
     validateUpgradeResponse(
       await upgradeResponse({ ...everything, Upgrade: "websocket" }),
       options,
     ),
     "BAD_ACCEPT",
   );
-  await assertRejectsProtocolError(
+  await assertRejectsHandshakeError(
     validateUpgradeResponse(
       await upgradeResponse({
         ...everything,
@@ -1637,7 +1637,7 @@ Deno.test("validateUpgradeResponse() checks status, upgrade, accept, protocol, e
     ),
     "BAD_PROTOCOL",
   );
-  await assertRejectsProtocolError(
+  await assertRejectsHandshakeError(
     validateUpgradeResponse(
       await upgradeResponse({
         ...everything,

@@ -1,5 +1,5 @@
 import assert from "node:assert/strict";
-import { ProtocolError } from "../errors.ts";
+import { HandshakeError } from "../errors.ts";
 import {
   buildHixie75Response,
   buildHixie76Response,
@@ -35,15 +35,15 @@ function mulberry32(seed: number): () => number {
   };
 }
 
-/** Asserts `fn` throws a ProtocolError with `code`. */
-function assertProtocolError(fn: () => unknown, code: string): ProtocolError {
+/** Asserts `fn` throws a HandshakeError with `code`. */
+function assertHandshakeError(fn: () => unknown, code: string): HandshakeError {
   let caught: unknown;
   try {
     fn();
   } catch (error) {
     caught = error;
   }
-  assert.ok(caught instanceof ProtocolError, `expected a ProtocolError`);
+  assert.ok(caught instanceof HandshakeError, `expected a HandshakeError`);
   assert.equal(caught.code, code);
   return caught;
 }
@@ -62,7 +62,7 @@ Deno.test("hixie76Answer() rejects a key3 that is not 8 bytes", () => {
 });
 
 Deno.test("hixie76Answer() rejects a bad key with BAD_KEY", () => {
-  assertProtocolError(() => hixie76Answer("123", KEY2, KEY3), "BAD_KEY");
+  assertHandshakeError(() => hixie76Answer("123", KEY2, KEY3), "BAD_KEY");
 });
 
 Deno.test("parseHixie76Key() parses the draft's example keys", () => {
@@ -71,7 +71,7 @@ Deno.test("parseHixie76Key() parses the draft's example keys", () => {
 });
 
 Deno.test("parseHixie76Key() rejects a key without spaces", () => {
-  const error = assertProtocolError(
+  const error = assertHandshakeError(
     () => parseHixie76Key("12345abc"),
     "BAD_KEY",
   );
@@ -81,7 +81,7 @@ Deno.test("parseHixie76Key() rejects a key without spaces", () => {
 
 Deno.test("parseHixie76Key() rejects a number that is not a multiple of the spaces", () => {
   // 10 / 3 spaces is not an integer.
-  const error = assertProtocolError(
+  const error = assertHandshakeError(
     () => parseHixie76Key("1 x 0 "),
     "BAD_KEY",
   );
@@ -91,9 +91,9 @@ Deno.test("parseHixie76Key() rejects a number that is not a multiple of the spac
 
 Deno.test("parseHixie76Key() rejects a quotient above 2^32 - 1", () => {
   assert.equal(parseHixie76Key("42949 67295"), 4294967295);
-  assertProtocolError(() => parseHixie76Key("42949 67296"), "BAD_KEY");
+  assertHandshakeError(() => parseHixie76Key("42949 67296"), "BAD_KEY");
   // Far past 2^53: still exact, still rejected.
-  assertProtocolError(
+  assertHandshakeError(
     () => parseHixie76Key("1 000000000000000000000000000000"),
     "BAD_KEY",
   );
@@ -421,7 +421,7 @@ Deno.test("validateHixieResponse() accepts valid responses of both drafts", () =
 });
 
 Deno.test("validateHixieResponse() rejects a status other than 101", () => {
-  const error = assertProtocolError(
+  const error = assertHandshakeError(
     () =>
       validateHixieResponse(
         response("hixie-76", { status: 200, statusText: "OK" }),
@@ -433,34 +433,34 @@ Deno.test("validateHixieResponse() rejects a status other than 101", () => {
 });
 
 Deno.test("validateHixieResponse() rejects a bad Upgrade or Connection with BAD_UPGRADE", () => {
-  assertProtocolError(
+  assertHandshakeError(
     () => validateHixieResponse(response("hixie-76", {}, { Upgrade: "h2c" })),
     "BAD_UPGRADE",
   );
-  assertProtocolError(
+  assertHandshakeError(
     () => validateHixieResponse(response("hixie-75", {}, { Upgrade: null })),
     "BAD_UPGRADE",
   );
-  assertProtocolError(
+  assertHandshakeError(
     () =>
       validateHixieResponse(response("hixie-76", {}, { Connection: "close" })),
     "BAD_UPGRADE",
   );
-  assertProtocolError(
+  assertHandshakeError(
     () => validateHixieResponse(response("hixie-75", {}, { Connection: null })),
     "BAD_UPGRADE",
   );
 });
 
 Deno.test("validateHixieResponse() rejects an origin that differs with BAD_ORIGIN", () => {
-  assertProtocolError(
+  assertHandshakeError(
     () =>
       validateHixieResponse(
         response("hixie-76", {}, { "Sec-WebSocket-Origin": "http://evil.com" }),
       ),
     "BAD_ORIGIN",
   );
-  assertProtocolError(
+  assertHandshakeError(
     () =>
       validateHixieResponse(
         response("hixie-76", {}, { "Sec-WebSocket-Origin": null }),
@@ -468,7 +468,7 @@ Deno.test("validateHixieResponse() rejects an origin that differs with BAD_ORIGI
     "BAD_ORIGIN",
   );
   // A draft-75 response must use the WebSocket- fields, not Sec-WebSocket-.
-  assertProtocolError(
+  assertHandshakeError(
     () =>
       validateHixieResponse(
         response("hixie-75", {}, {
@@ -491,7 +491,7 @@ Deno.test("validateHixieResponse() rejects a location that is not the dialled UR
       null,
     ]
   ) {
-    assertProtocolError(
+    assertHandshakeError(
       () =>
         validateHixieResponse(
           response("hixie-75", {}, { "WebSocket-Location": location }),
@@ -499,7 +499,7 @@ Deno.test("validateHixieResponse() rejects a location that is not the dialled UR
       "BAD_LOCATION",
     );
   }
-  assertProtocolError(
+  assertHandshakeError(
     () =>
       validateHixieResponse(
         response("hixie-76", {
@@ -511,14 +511,14 @@ Deno.test("validateHixieResponse() rejects a location that is not the dialled UR
 });
 
 Deno.test("validateHixieResponse() rejects a subprotocol that was not asked for with BAD_PROTOCOL", () => {
-  assertProtocolError(
+  assertHandshakeError(
     () =>
       validateHixieResponse(
         response("hixie-76", {}, { "Sec-WebSocket-Protocol": "chat" }),
       ),
     "BAD_PROTOCOL",
   );
-  assertProtocolError(
+  assertHandshakeError(
     () =>
       validateHixieResponse(
         response("hixie-76", { protocol: "chat" }, {
@@ -527,11 +527,11 @@ Deno.test("validateHixieResponse() rejects a subprotocol that was not asked for 
       ),
     "BAD_PROTOCOL",
   );
-  assertProtocolError(
+  assertHandshakeError(
     () => validateHixieResponse(response("hixie-75", { protocol: "chat" })),
     "BAD_PROTOCOL",
   );
-  assertProtocolError(
+  assertHandshakeError(
     () =>
       validateHixieResponse(
         response("hixie-75", {}, { "WebSocket-Protocol": "chat" }),
@@ -545,11 +545,11 @@ Deno.test("verifyHixie76Answer() accepts the answer and rejects others", () => {
   verifyHixie76Answer(expected, encoder.encode(ANSWER));
   const wrong = encoder.encode(ANSWER);
   wrong[15] ^= 1;
-  assertProtocolError(
+  assertHandshakeError(
     () => verifyHixie76Answer(expected, wrong),
     "CHALLENGE_MISMATCH",
   );
-  assertProtocolError(
+  assertHandshakeError(
     () => verifyHixie76Answer(expected, expected.subarray(0, 15)),
     "CHALLENGE_MISMATCH",
   );

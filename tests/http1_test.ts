@@ -14,7 +14,7 @@ import {
   responseHasNoBody,
 } from "../http/_http1.ts";
 import { parseRequestHead } from "../handshake.ts";
-import { ProtocolError } from "../errors.ts";
+import { HandshakeError } from "../errors.ts";
 import { concat, everySplit } from "./_util.ts";
 
 const encoder = new TextEncoder();
@@ -28,10 +28,10 @@ function status(fn: () => unknown): number {
   try {
     fn();
   } catch (error) {
-    assert.ok(error instanceof ProtocolError, String(error));
+    assert.ok(error instanceof HandshakeError, String(error));
     return error.status;
   }
-  assert.fail("expected a ProtocolError");
+  assert.fail("expected a HandshakeError");
 }
 
 // Feeds every split of `input` to a fresh chunked decoder; returns the body

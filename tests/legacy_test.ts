@@ -9,6 +9,7 @@ import {
   dial,
   DialError,
   type Handler,
+  HandshakeError,
   type Message,
   ProtocolError,
   serve,
@@ -520,7 +521,7 @@ for (const version of VERSIONS) {
 
     const error = await rejection(dial(server.url, { version }));
     assert.ok(error instanceof DialError);
-    assert.ok(error.cause instanceof ProtocolError);
+    assert.ok(error.cause instanceof HandshakeError);
     assert.equal(error.cause.code, "BAD_STATUS");
     assert.equal(error.cause.response?.status, 400);
   });
@@ -853,7 +854,7 @@ for (const { code, versions, respond } of MISBEHAVIOURS) {
       assert.equal(error.url, url);
       assert.equal(error.protocol, "chat");
       assert.equal(error.origin, origin);
-      assert.ok(error.cause instanceof ProtocolError, `cause: ${error.cause}`);
+      assert.ok(error.cause instanceof HandshakeError, `cause: ${error.cause}`);
       assert.equal(error.cause.code, code);
       if (code === "BAD_STATUS") {
         assert.equal(error.cause.response?.status, 403);

@@ -1,6 +1,6 @@
 import assert from "node:assert/strict";
 import type { CloseInfo, Conn } from "../conn.ts";
-import { ConnectionClosedError, DialError, ProtocolError } from "../errors.ts";
+import { ConnectionClosedError, DialError, HandshakeError } from "../errors.ts";
 import {
   defaultShouldReconnect,
   isRetryableDialError,
@@ -51,16 +51,16 @@ Deno.test("defaultShouldReconnect() and isRetryableDialError() follow the docume
       new DialError({ url: "ws://x/", protocol: "", origin: "", cause }),
     );
   const status = (n: number) =>
-    new ProtocolError("BAD_STATUS", "Status", {
+    new HandshakeError("BAD_STATUS", "Status", {
       response: { status: n, statusText: "", headers: new Headers() },
     });
   assert.equal(failed(new Deno.errors.ConnectionRefused("x")), true);
   assert.equal(failed(new DOMException("x", "TimeoutError")), true);
-  assert.equal(failed(new ProtocolError("UNEXPECTED_EOF", "x")), true);
+  assert.equal(failed(new HandshakeError("UNEXPECTED_EOF", "x")), true);
   assert.equal(failed(status(503)), true);
   assert.equal(failed(status(429)), true);
   assert.equal(failed(status(403)), false);
-  assert.equal(failed(new ProtocolError("BAD_ACCEPT", "x")), false);
+  assert.equal(failed(new HandshakeError("BAD_ACCEPT", "x")), false);
   assert.equal(failed(new TypeError("x")), false);
 });
 
@@ -238,7 +238,7 @@ Deno.test("reconnecting() retries a 503 and throws a 403 at once", async () => {
   }
   assert.equal(opened, 1);
   assert.equal(infos.length, 1);
-  const cause = (infos[0].error as DialError).cause as ProtocolError;
+  const cause = (infos[0].error as DialError).cause as HandshakeError;
   assert.equal(cause.response?.status, 503);
   await assert.rejects(
     async () => {
@@ -247,7 +247,7 @@ Deno.test("reconnecting() retries a 503 and throws a 403 at once", async () => {
       }
     },
     (error: DialError) =>
-      (error.cause as ProtocolError).response?.status === 403,
+      (error.cause as HandshakeError).response?.status === 403,
   );
   assert.equal(server.upgrades, 3);
 });

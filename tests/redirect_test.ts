@@ -1,7 +1,7 @@
 import assert from "node:assert/strict";
 import { dial, type DialOptions } from "../client.ts";
 import type { Conn } from "../conn.ts";
-import { DialError, ProtocolError } from "../errors.ts";
+import { DialError, HandshakeError } from "../errors.ts";
 import { serve, type WebSocketServer } from "../server.ts";
 import { testCert } from "./_proxy_servers.ts";
 
@@ -51,8 +51,8 @@ async function dialError(url: string, options: DialOptions = {}) {
     (error) => error,
   );
   assert.ok(error instanceof DialError, String(error));
-  assert.ok(error.cause instanceof ProtocolError, String(error.cause));
-  return error as DialError & { cause: ProtocolError };
+  assert.ok(error.cause instanceof HandshakeError, String(error.cause));
+  return error as DialError & { cause: HandshakeError };
 }
 
 Deno.test("dial() follows every redirect status of the upgrade response", async () => {

@@ -1,6 +1,10 @@
 import assert from "node:assert/strict";
 import type { CloseInfo, Conn } from "../conn.ts";
-import { ConnectionClosedError, ProtocolError } from "../errors.ts";
+import {
+  ConnectionClosedError,
+  HandshakeError,
+  ProtocolError,
+} from "../errors.ts";
 import { Opcode } from "../frame.ts";
 import { dial } from "../client.ts";
 import {
@@ -732,7 +736,7 @@ Deno.test("upgrade() answers a plain request with 426 and rejects", async () => 
     `GET / HTTP/1.1\r\nHost: 127.0.0.1:${port}\r\n\r\n`,
   );
   const socket = await listener.accept();
-  await assert.rejects(upgrade(socket), ProtocolError);
+  await assert.rejects(upgrade(socket), HandshakeError);
   const { status, headers } = await response;
   assert.equal(status, 426);
   assert.equal(headers.get("sec-websocket-version"), "13");

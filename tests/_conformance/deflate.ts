@@ -20,7 +20,7 @@ import {
   inflateRawSync,
 } from "node:zlib";
 import { dial } from "../../client.ts";
-import { DialError, ProtocolError } from "../../errors.ts";
+import { DialError, HandshakeError } from "../../errors.ts";
 import type { PerMessageDeflateOptions } from "../../extensions/permessage_deflate.ts";
 import { mulberry32, randomBytes } from "../_util.ts";
 import {
@@ -1422,7 +1422,7 @@ async function runRefusal(
     }
     const error = outcome.error;
     const cause = error instanceof DialError ? error.cause : undefined;
-    if (!(cause instanceof ProtocolError) || cause.code !== "BAD_EXTENSION") {
+    if (!(cause instanceof HandshakeError) || cause.code !== "BAD_EXTENSION") {
       return result("failed", `dial() failed otherwise: ${error}`);
     }
     // The connection was never open: it is dropped without a frame.

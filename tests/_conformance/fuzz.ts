@@ -16,7 +16,7 @@
 
 import { dial } from "../../client.ts";
 import type { Conn } from "../../conn.ts";
-import { ProtocolError } from "../../errors.ts";
+import { HandshakeError, ProtocolError } from "../../errors.ts";
 import { FrameDecoder, MAX_HEADER_SIZE } from "../../frame.ts";
 import {
   HeadReader,
@@ -813,7 +813,7 @@ export function fuzzHead(
     const complete = blank >= 0 && blank + 4 <= pushed;
     if (thrown !== undefined) {
       if (
-        !(thrown instanceof ProtocolError) ||
+        !(thrown instanceof HandshakeError) ||
         thrown.code !== "HEADERS_TOO_LARGE" || thrown.status !== 431
       ) {
         return fail(`push() threw ${describe(thrown)}`);
@@ -868,7 +868,7 @@ export function fuzzHead(
     if (!mutated && info.key !== key) return fail(`validated the wrong key`);
     count("valid upgrade");
   } catch (error) {
-    if (!(error instanceof ProtocolError)) {
+    if (!(error instanceof HandshakeError)) {
       return fail(`threw ${describe(error)}`);
     }
     count(error.code);
