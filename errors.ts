@@ -32,6 +32,37 @@
  */
 
 /**
+ * The base of the errors that name a broken rule with a stable `code`:
+ * {@linkcode HandshakeError} and {@linkcode ProtocolError}.
+ *
+ * @example Logging any rule a peer broke
+ * ```ts
+ * import { WebSocketError } from "@seed/websocket/errors";
+ *
+ * function describe(error: unknown): string {
+ *   return error instanceof WebSocketError ? `${error.name} ${error.code}` : String(error);
+ * }
+ * ```
+ */
+export class WebSocketError<Code extends string = string> extends Error {
+  /** A stable code naming the broken rule. */
+  readonly code: Code;
+
+  /**
+   * Creates an error with a code.
+   *
+   * @param code A stable code naming the broken rule.
+   * @param message A sentence-case description without a trailing period.
+   * @param cause The underlying error, if any.
+   */
+  constructor(code: Code, message: string, cause?: unknown) {
+    super(message, { cause });
+    this.name = new.target.name;
+    this.code = code;
+  }
+}
+
+/**
  * The stable codes of {@linkcode HandshakeError}: each names one rule of
  * the opening handshake (or of the HTTP request around it) that a peer
  * broke. The README lists them all with their HTTP statuses.
@@ -91,9 +122,7 @@ export interface HandshakeErrorOptions {
  * console.log(error.code, error.status); // BAD_ORIGIN 403
  * ```
  */
-export class HandshakeError extends Error {
-  /** A stable code naming the broken rule. */
-  readonly code: HandshakeErrorCode;
+export class HandshakeError extends WebSocketError<HandshakeErrorCode> {
   /** The HTTP status a server answers with; 400 unless said. */
   readonly status: number;
   /** Extra headers for that HTTP answer. */
@@ -113,9 +142,7 @@ export class HandshakeError extends Error {
     message: string,
     options: HandshakeErrorOptions = {},
   ) {
-    super(message, { cause: options.cause });
-    this.name = "HandshakeError";
-    this.code = code;
+    super(code, message, options.cause);
     this.status = options.status ?? 400;
     this.headers = new Headers(options.headers);
     this.response = options.response;
@@ -195,9 +222,7 @@ export interface ProtocolErrorOptions {
  * console.log(error.code, error.closeCode); // INVALID_UTF8 1007
  * ```
  */
-export class ProtocolError extends Error {
-  /** A stable code naming the broken rule. */
-  readonly code: ProtocolErrorCode;
+export class ProtocolError extends WebSocketError<ProtocolErrorCode> {
   /** The close code the connection is failed with, from {@linkcode CLOSE_CODES}. */
   readonly closeCode: number;
 
@@ -213,9 +238,7 @@ export class ProtocolError extends Error {
     message: string,
     options: ProtocolErrorOptions = {},
   ) {
-    super(message, { cause: options.cause });
-    this.name = "ProtocolError";
-    this.code = code;
+    super(code, message, options.cause);
     this.closeCode = CLOSE_CODES[code];
   }
 }

@@ -77,6 +77,7 @@ export {
   ProtocolError,
   type ProtocolErrorCode,
   type ProtocolErrorOptions,
+  WebSocketError,
 } from "./errors.ts";
 export { CloseCode, Opcode } from "./frame.ts";
 export type { PerMessageDeflateOptions } from "./extensions/permessage_deflate.ts";
