@@ -1,0 +1,168 @@
+// When a connection's closing frames and FIN go, and how long the closing
+// handshake may take. The machine decides what is sent (its close rules);
+// this decides when: the peer's close frame (or a failure's) is answered once
+// the application has been handed every message before it, and the whole
+// handshake is bounded by closeTimeout.
+
+import type { CloseInfo } from "../errors.ts";
+import type { ProtocolMachine } from "../protocol/machine.ts";
+import type { Transport } from "../conn.ts";
+import { cancel, Expiry, schedule } from "../_util/deadline.ts";
+import type { Inbox } from "./_inbox.ts";
+import type { Signal } from "./_signal.ts";
+import { timeoutError } from "./_timeouts.ts";
+import type { Writer } from "./_writer.ts";
+
+/** The connection a {@linkcode Closing} closes. */
+export interface ClosingOwner {
+  /** Longest wait for the closing handshake, in milliseconds. */
+  readonly closeTimeout: number;
+  /** Drops the connection. */
+  abort(reason?: unknown): void;
+}
+
+/** How a connection ended, from what its machine saw. */
+export function closeInfo(
+  machine: ProtocolMachine,
+  aborted: unknown,
+): CloseInfo {
+  const received = machine.closeReceived;
+  return {
+    code: received?.code ?? 1006,
+    reason: received?.reason ?? "",
+    wasClean: aborted === undefined && received !== undefined &&
+      machine.closeSent,
+  };
+}
+
+/**
+ * Whether the messages of a connection that ended so end normally (rather
+ * than with an error): a clean close with a normal code, or one this end
+ * asked for.
+ */
+export function endsNormally(info: CloseInfo, requested: boolean): boolean {
+  return info.wasClean &&
+    (info.code === 1000 || info.code === 1001 || info.code === 1005 ||
+      requested);
+}
+
+/** The closing handshake's timers and FIN, for one connection. */
+export class Closing {
+  #owner: ClosingOwner;
+  #transport: Transport;
+  #machine: ProtocolMachine;
+  #inbox: Inbox;
+  #writer: Writer;
+  #wake: Signal;
+  #timer: Expiry | undefined = undefined;
+  // The close echo's timer: an immediate (one macrotask) once drained,
+  // a timeout while messages wait.
+  #echo:
+    | ReturnType<typeof setTimeout>
+    | ReturnType<typeof setImmediate>
+    | undefined = undefined;
+  #echoImmediate = false;
+  #finSent = false;
+  #stopped = false;
+
+  /**
+   * @param owner The connection, for its close timeout and to drop it.
+   * @param transport Where FIN goes.
+   * @param machine What sends the close frame.
+   * @param inbox The messages the application has yet to read.
+   * @param writer What writes the close frame.
+   * @param wake The read loop's signal, for when the close frame is sent.
+   */
+  constructor(
+    owner: ClosingOwner,
+    transport: Transport,
+    machine: ProtocolMachine,
+    inbox: Inbox,
+    writer: Writer,
+    wake: Signal,
+  ) {
+    this.#owner = owner;
+    this.#transport = transport;
+    this.#machine = machine;
+    this.#inbox = inbox;
+    this.#writer = writer;
+    this.#wake = wake;
+  }
+
+  /** Whether a close echo waits for its time. */
+  get echoScheduled(): boolean {
+    return this.#echo !== undefined;
+  }
+
+  /**
+   * The closing handshake, from whichever side began it, is bounded by one
+   * timer: past closeTimeout the connection is dropped. On the shared timer
+   * list of its duration: one platform timer for every connection closing
+   * at once.
+   */
+  start(): void {
+    if (this.#timer !== undefined || this.#stopped) return;
+    const timer = this.#timer = new Expiry();
+    timer.fire = () => this.#owner.abort(timeoutError("Closing handshake"));
+    schedule(timer, this.#owner.closeTimeout);
+  }
+
+  /**
+   * Schedules the answer to the peer's close frame, or a failure's close
+   * frame: once the application has been handed every message that came
+   * before it, and one more turn of the event loop, so that its answers to
+   * those messages leave first. That turn is a macrotask (setImmediate:
+   * every microtask and the I/O already due run first) rather than a timer,
+   * which would hold every closing handshake for a millisecond or more. A
+   * reader that does not drain them delays the answer at most a second.
+   */
+  scheduleEcho(): void {
+    const machine = this.#machine;
+    const pending = machine.closeReceived !== undefined ||
+      machine.error !== undefined;
+    if (!pending || machine.closeSent || this.#stopped) return;
+    this.#cancelEcho();
+    const drained = this.#inbox.drained;
+    this.#echoImmediate = drained;
+    this.#echo = drained ? setImmediate(() => this.#echoClose()) : setTimeout(
+      () => this.#echoClose(),
+      Math.min(1000, this.#owner.closeTimeout / 2),
+    );
+  }
+
+  /** The inbox emptied a queue: a waiting echo may go sooner. */
+  inboxEmptied(): void {
+    if (this.#echo !== undefined) this.scheduleEcho();
+  }
+
+  /** Sends FIN (closes the write direction), once. */
+  sendFin(): Promise<void> {
+    if (this.#finSent) return Promise.resolve();
+    this.#finSent = true;
+    return this.#transport.closeWrite?.() ?? Promise.resolve();
+  }
+
+  /** Clears every timer for good. */
+  stop(): void {
+    this.#stopped = true;
+    if (this.#timer !== undefined) cancel(this.#timer);
+    this.#cancelEcho();
+  }
+
+  #cancelEcho(): void {
+    const timer = this.#echo;
+    if (timer === undefined) return;
+    this.#echo = undefined;
+    if (this.#echoImmediate) {
+      clearImmediate(timer as ReturnType<typeof setImmediate>);
+    } else clearTimeout(timer as ReturnType<typeof setTimeout>);
+  }
+
+  #echoClose(): void {
+    this.#echo = undefined;
+    if (this.#stopped || this.#machine.closeSent) return;
+    this.#machine.close();
+    this.#writer.enqueue();
+    this.#wake.notify();
+  }
+}

@@ -1,0 +1,188 @@
+// The one loop that reads a connection's socket, for the whole life of the
+// connection: it pumps bytes into the machine, hands the events on (messages
+// to the inbox, pongs to the pings, close frames to the closing handshake),
+// starts the writes of what the machine answers, stops reading while the
+// inbox is full, and runs the closing handshake to its end: FIN, the peer's
+// FIN, the transport closed.
+
+import type { ProtocolMachine } from "../protocol/machine.ts";
+import type { Transport } from "../conn.ts";
+import type { Closing } from "./_closing.ts";
+import type { Inbox } from "./_inbox.ts";
+import type { Pings } from "./_keepalive.ts";
+import { ReadBuffer } from "./_read_buffer.ts";
+import type { Signal } from "./_signal.ts";
+import { type IdleTimer, withTimeout } from "./_timeouts.ts";
+import type { Writer } from "./_writer.ts";
+
+// What arrives after the closing handshake is read here and dropped: one
+// buffer for every connection, as nobody looks at its contents.
+const DISCARD = new Uint8Array(4096);
+
+/** The connection a {@linkcode ReadLoop} reads for. */
+export interface ReadLoopOwner {
+  /** Longest wait for data from the peer, in milliseconds (0 for none). */
+  readonly readTimeout: number;
+  /** Drops the connection (a read failed). */
+  abort(reason?: unknown): void;
+}
+
+/** The parts of a connection the read loop drives. */
+export interface ReadLoopParts {
+  owner: ReadLoopOwner;
+  transport: Transport;
+  machine: ProtocolMachine;
+  inbox: Inbox;
+  writer: Writer;
+  closing: Closing;
+  pings: Pings;
+  idle: IdleTimer | undefined;
+  /** Notified whenever the loop may go on (room in the inbox, a close). */
+  wake: Signal;
+  /** Closes the transport and settles the connection. */
+  finish: () => void;
+}
+
+/** Reads one connection's socket until it is closed. */
+export class ReadLoop {
+  #owner: ReadLoopOwner;
+  #transport: Transport;
+  #machine: ProtocolMachine;
+  #inbox: Inbox;
+  #writer: Writer;
+  #closing: Closing;
+  #pings: Pings;
+  #idle: IdleTimer | undefined;
+  #wake: Signal;
+  #finish: () => void;
+  #stopped = false;
+
+  constructor(parts: ReadLoopParts) {
+    this.#owner = parts.owner;
+    this.#transport = parts.transport;
+    this.#machine = parts.machine;
+    this.#inbox = parts.inbox;
+    this.#writer = parts.writer;
+    this.#closing = parts.closing;
+    this.#pings = parts.pings;
+    this.#idle = parts.idle;
+    this.#wake = parts.wake;
+    this.#finish = parts.finish;
+  }
+
+  /** Ends the loop (the connection is finished). */
+  stop(): void {
+    this.#stopped = true;
+    this.#wake.notify();
+  }
+
+  /** Runs until the connection ends; never rejects. */
+  async run(): Promise<void> {
+    const machine = this.#machine;
+    const inbox = this.#inbox;
+    const wake = this.#wake;
+    try {
+      const reads = new ReadBuffer();
+      while (!this.#stopped) {
+        this.#dispatch();
+        if (machine.hasOutgoing) this.#writer.enqueue();
+        if (machine.state === "closed") break;
+        if (
+          (machine.closeReceived || machine.error) && !machine.closeSent
+        ) {
+          // Nothing more is read from the peer (it closed, or broke the
+          // protocol); wait for our close frame.
+          await wake.wait();
+          continue;
+        }
+        // Backpressure, closing or not: what the peer sent before its
+        // close frame waits in the socket until the reader makes room.
+        if (inbox.full) {
+          await wake.wait();
+          continue;
+        }
+        // The rest of a large frame may be read straight into its payload.
+        const target = machine.readTarget?.();
+        const n = await this.#read(target ?? reads.buffer);
+        if (this.#stopped) return;
+        if (n === null) {
+          machine.receiveEof();
+          this.#dispatch();
+          // A half close (draft 75's close) still lets us answer first.
+          while (machine.closeReceived && !machine.closeSent) {
+            await wake.wait();
+            if (this.#stopped) return;
+          }
+          break;
+        }
+        if (target) machine.receiveInto!(n);
+        else machine.receive(reads.take(n));
+      }
+      await this.#closeTransport();
+    } catch (error) {
+      if (!this.#stopped) this.#owner.abort(error);
+    }
+  }
+
+  // Hands the machine's events on.
+  #dispatch(): void {
+    const machine = this.#machine;
+    const events = machine.takeEvents();
+    for (const event of events) {
+      switch (event.type) {
+        case "message":
+          this.#idle?.touch();
+          this.#inbox.push(event.data);
+          break;
+        case "part":
+          this.#idle?.touch();
+          this.#inbox.pushPart(event);
+          break;
+        case "pong":
+          this.#pings.answer(event.data);
+          break;
+        case "close":
+          this.#closing.start();
+          this.#closing.scheduleEcho();
+          break;
+      }
+    }
+    if (machine.error && !machine.closeSent && !this.#stopped) {
+      // The peer broke the protocol: the failure's close frame is sent as a
+      // close echo is, after the answers to the messages before the fault.
+      this.#closing.start();
+      if (!this.#closing.echoScheduled) this.#closing.scheduleEcho();
+    }
+    if (events.length > 0) this.#inbox.wakeReaders();
+  }
+
+  // One socket read, under the read timeout when one is set.
+  #read(buffer: Uint8Array): Promise<number | null> {
+    const read = this.#transport.read(buffer);
+    const timeout = this.#owner.readTimeout;
+    return timeout > 0 ? withTimeout(read, timeout, "Read") : read;
+  }
+
+  // After the machine is closed: write what is left, send FIN where it is
+  // ours to close first (the server, or anyone failing the connection),
+  // then wait a bounded time for the peer's FIN before closing.
+  async #closeTransport(): Promise<void> {
+    if (this.#stopped) return;
+    this.#closing.start();
+    try {
+      await this.#writer.settled();
+      // Who sends FIN first is the protocol's close rule.
+      if (this.#machine.closesTransportFirst) await this.#closing.sendFin();
+      while (!this.#stopped) {
+        const n = await this.#read(DISCARD);
+        if (n === null) {
+          this.#machine.receiveEof();
+          break;
+        }
+      }
+    } catch {
+      // A reset or a timeout here only means the peer is already gone.
+    }
+    this.#finish();
+  }
+}
