@@ -43,11 +43,7 @@ import {
 } from "./conn/_options.ts";
 import { ReadLoop } from "./conn/_read_loop.ts";
 import { Signal } from "./conn/_signal.ts";
-import {
-  type SendStreamOptions,
-  StreamSender,
-  type StreamSource,
-} from "./conn/_stream_sender.ts";
+import { type SendStreamOptions, StreamSender } from "./conn/_stream_sender.ts";
 import { IdleTimer } from "./conn/_timeouts.ts";
 import { Writer } from "./conn/_writer.ts";
 
@@ -381,7 +377,10 @@ export class Conn implements AsyncDisposable, AsyncIterable<Message> {
    * ```
    */
   sendStream(
-    source: StreamSource,
+    source:
+      | ReadableStream<Uint8Array | string>
+      | AsyncIterable<Uint8Array | string>
+      | Iterable<Uint8Array | string>,
     options?: SendStreamOptions,
   ): Promise<void> {
     if (this.#machine.sendPart === undefined) {

@@ -3,8 +3,6 @@
 // the inbox holds; while it does not read, the inbox fills and the socket
 // stays unread.
 
-import type { Conn } from "../conn.ts";
-import type { ConnectionClosedError } from "../errors.ts";
 import type { Message } from "../protocol/machine.ts";
 import type { Inbox } from "./_inbox.ts";
 

@@ -2,7 +2,6 @@
 // the send buffer's backpressure between frames, and no other message in
 // between: sends made meanwhile wait, in order, for the message to end.
 
-import type { Conn } from "../conn.ts";
 import type { PreparedMessage } from "../fanout/prepared.ts";
 import type {
   Message,
