@@ -31,14 +31,15 @@ export class Socks5Error extends Error {
   }
 }
 
+// The protocol's numbers (RFC 1928 sections 3 to 5), by what they name.
 const VERSION = 5;
-const NO_AUTH = 0x00;
-const USERNAME_PASSWORD = 0x02;
-const NO_ACCEPTABLE_METHOD = 0xff;
 const CONNECT = 0x01;
-const IPV4 = 0x01;
-const DOMAIN = 0x03;
-const IPV6 = 0x04;
+const METHOD = {
+  none: 0x00,
+  usernamePassword: 0x02,
+  noneAcceptable: 0xff,
+} as const;
+const ADDRESS = { ipv4: 0x01, domain: 0x03, ipv6: 0x04 } as const;
 
 /** The meaning of each reply code (RFC 1928 section 6). */
 export const SOCKS5_REPLIES: Readonly<Record<number, string>> = {
@@ -109,14 +110,14 @@ export function encodeAddress(target: Socks5Target): Uint8Array {
   const v4 = encodeIpv4(target.host);
   const v6 = v4 ? undefined : encodeIpv6(target.host);
   let address: Uint8Array;
-  if (v4) address = new Uint8Array([IPV4, ...v4]);
-  else if (v6) address = new Uint8Array([IPV6, ...v6]);
+  if (v4) address = new Uint8Array([ADDRESS.ipv4, ...v4]);
+  else if (v6) address = new Uint8Array([ADDRESS.ipv6, ...v6]);
   else {
     const name = encoder.encode(target.host);
     if (name.length === 0 || name.length > 255) {
       throw new RangeError("A SOCKS5 domain name takes 1 to 255 bytes");
     }
-    address = new Uint8Array([DOMAIN, name.length, ...name]);
+    address = new Uint8Array([ADDRESS.domain, name.length, ...name]);
   }
   const out = new Uint8Array(address.length + 2);
   out.set(address);
@@ -136,7 +137,7 @@ export class Socks5Handshake {
   #target: Socks5Target;
   #credentials: Socks5Credentials | undefined;
   #state: State = "method";
-  #buffer = new Uint8Array(0);
+  #buffer: Uint8Array = new Uint8Array(0);
   #output: Uint8Array[] = [];
   /** Bytes that followed the final reply. */
   rest: Uint8Array = new Uint8Array(0);
@@ -146,7 +147,9 @@ export class Socks5Handshake {
   constructor(target: Socks5Target, credentials?: Socks5Credentials) {
     this.#target = target;
     this.#credentials = credentials;
-    const methods = credentials ? [NO_AUTH, USERNAME_PASSWORD] : [NO_AUTH];
+    const methods = credentials
+      ? [METHOD.none, METHOD.usernamePassword]
+      : [METHOD.none];
     this.#output.push(new Uint8Array([VERSION, methods.length, ...methods]));
   }
 
@@ -164,16 +167,10 @@ export class Socks5Handshake {
   receive(bytes: Uint8Array): void {
     if (this.#state === "done") {
       // The tunnel's bytes, after the reply.
-      const rest = new Uint8Array(this.rest.length + bytes.length);
-      rest.set(this.rest);
-      rest.set(bytes, this.rest.length);
-      this.rest = rest;
+      this.rest = concatBytes([this.rest, bytes]);
       return;
     }
-    const joined = new Uint8Array(this.#buffer.length + bytes.length);
-    joined.set(this.#buffer);
-    joined.set(bytes, this.#buffer.length);
-    this.#buffer = joined;
+    this.#buffer = concatBytes([this.#buffer, bytes]);
     while (!this.done) {
       const used = this.#step(this.#buffer);
       if (used === 0) return;
@@ -191,14 +188,14 @@ export class Socks5Handshake {
         if (b[0] !== VERSION) {
           throw new Socks5Error(`Not a SOCKS5 server (version ${b[0]})`);
         }
-        if (b[1] === NO_ACCEPTABLE_METHOD) {
+        if (b[1] === METHOD.noneAcceptable) {
           throw new Socks5Error(
             this.#credentials
               ? "The SOCKS5 proxy accepts none of the offered authentication methods"
               : "The SOCKS5 proxy asks for authentication",
           );
         }
-        if (b[1] === USERNAME_PASSWORD && this.#credentials) {
+        if (b[1] === METHOD.usernamePassword && this.#credentials) {
           const user = encoder.encode(this.#credentials.username);
           const pass = encoder.encode(this.#credentials.password);
           if (user.length > 255 || pass.length > 255) {
@@ -210,7 +207,7 @@ export class Socks5Handshake {
             new Uint8Array([1, user.length, ...user, pass.length, ...pass]),
           );
           this.#state = "auth";
-        } else if (b[1] === NO_AUTH) {
+        } else if (b[1] === METHOD.none) {
           this.#sendConnect();
         } else {
           throw new Socks5Error(
@@ -243,11 +240,11 @@ export class Socks5Handshake {
           );
         }
         const type = b[3];
-        const addressLength = type === IPV4
+        const addressLength = type === ADDRESS.ipv4
           ? 4
-          : type === IPV6
+          : type === ADDRESS.ipv6
           ? 16
-          : type === DOMAIN
+          : type === ADDRESS.domain
           ? 1 + b[4]
           : -1;
         if (addressLength < 0) {
@@ -256,9 +253,9 @@ export class Socks5Handshake {
         const length = 4 + addressLength + 2;
         if (b.length < length) return 0;
         const address = b.subarray(4, 4 + addressLength);
-        const host = type === IPV4
+        const host = type === ADDRESS.ipv4
           ? address.join(".")
-          : type === IPV6
+          : type === ADDRESS.ipv6
           ? Array.from(
             { length: 8 },
             (_, i) => ((address[2 * i] << 8) | address[2 * i + 1]).toString(16),

@@ -304,11 +304,7 @@ export function openTunnel(
   target: TunnelTarget,
   options: OpenTunnelOptions = {},
 ): Promise<Transport> {
-  return tunnel(
-    transport,
-    proxy,
-    target,
-    options.signal ?? new AbortController().signal,
-    options.resolve,
-  );
+  // Without a signal, one that never aborts.
+  const signal = options.signal ?? new AbortController().signal;
+  return tunnel(transport, proxy, target, signal, options.resolve);
 }

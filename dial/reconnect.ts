@@ -30,6 +30,7 @@
 
 import { dial, type DialOptions } from "../client.ts";
 import type { CloseInfo, Conn } from "../conn.ts";
+import { backoffDelay, sleep } from "../_util/backoff.ts";
 import { DialError, HandshakeError, ProxyError } from "../errors.ts";
 
 /** Why a redial happens, given to `onReconnect`. */
@@ -178,22 +179,6 @@ function checkNumber(name: string, value: number, min: number): void {
   }
 }
 
-/** Waits `ms`, or less if the signal aborts; resolves with whether it waited. */
-function sleep(ms: number, signal?: AbortSignal): Promise<boolean> {
-  if (signal?.aborted) return Promise.resolve(false);
-  return new Promise((resolve) => {
-    const onAbort = () => {
-      clearTimeout(timer);
-      resolve(false);
-    };
-    const timer = setTimeout(() => {
-      signal?.removeEventListener("abort", onAbort);
-      resolve(true);
-    }, ms);
-    signal?.addEventListener("abort", onAbort, { once: true });
-  });
-}
-
 /** Resolves with how the connection closed, or undefined if the signal aborts first. */
 function closedOrAborted(
   conn: Conn,
@@ -298,6 +283,7 @@ async function* connections(
     ...dialOptions
   } = options;
   const signal = options.signal;
+  const backoff = { initial: initialDelay, max: maxDelay, factor, random };
   // Redials since the last connection that opened.
   let attempt = 0;
   let failures = 0;
@@ -305,8 +291,7 @@ async function* connections(
   while (!signal?.aborted) {
     if (previous !== undefined) {
       attempt++;
-      const bound = Math.min(maxDelay, initialDelay * factor ** (attempt - 1));
-      const delay = Math.round(random() * bound);
+      const delay = Math.round(backoffDelay(attempt - 1, backoff));
       onReconnect?.({ attempt, delay, ...previous });
       if (!await sleep(delay, signal)) return;
     }
