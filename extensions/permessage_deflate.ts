@@ -154,10 +154,21 @@
  */
 
 import { constants, createDeflateRaw, createInflateRaw } from "node:zlib";
-import { HandshakeError, ProtocolError } from "../errors.ts";
-import type { PerMessageExtension } from "./extension.ts";
+import { ProtocolError } from "../errors.ts";
+import type {
+  ExtensionHeaderElement,
+  ExtensionNegotiator,
+  PerMessageExtension,
+} from "./extension.ts";
+import { acceptExtensions, answerExtensions } from "./negotiation.ts";
+import { answerError } from "./_header.ts";
 
-export type { PerMessageExtension } from "./extension.ts";
+export type {
+  ExtensionHeaderElement,
+  ExtensionNegotiator,
+  PerMessageExtension,
+} from "./extension.ts";
+export { parseExtensionHeader } from "./extension.ts";
 
 /** Options of permessage-deflate, the same for a server and a client. */
 export interface PerMessageDeflateOptions {
@@ -263,17 +274,6 @@ export interface PerMessageDeflateInit {
    * @default {"permessage-deflate" and the agreed parameters that differ from the defaults}
    */
   header?: string;
-}
-
-/** One extension of a `Sec-WebSocket-Extensions` header. */
-export interface ExtensionHeaderElement {
-  /** The extension's name, in lower case. */
-  name: string;
-  /**
-   * Its parameters: names in lower case, values unquoted; `true` for a
-   * parameter without a value.
-   */
-  params: Map<string, string | true>;
 }
 
 /** A server's acceptance of a permessage-deflate offer. */
@@ -909,140 +909,6 @@ function errorMessage(error: unknown): string {
 }
 
 // ---------------------------------------------------------------------------
-// Sec-WebSocket-Extensions (RFC 6455 section 9.1, RFC 7230 list rules).
-
-/** An element with its parameters in order, duplicates kept. */
-interface RawElement {
-  name: string;
-  params: [string, string | true][];
-}
-
-// tchar = "!" / "#" / "$" / "%" / "&" / "'" / "*" / "+" / "-" / "." / "^" /
-//   "_" / "`" / "|" / "~" / DIGIT / ALPHA
-const TOKEN = /[!#$%&'*+\-.^_`|~0-9A-Za-z]+/y;
-const TOKEN_ONLY = /^[!#$%&'*+\-.^_`|~0-9A-Za-z]+$/;
-const OWS = /[ \t]*/y;
-
-function syntaxError(what: string, offset: number): HandshakeError {
-  return new HandshakeError(
-    "BAD_EXTENSION",
-    `Cannot parse Sec-WebSocket-Extensions: expected ${what} at offset ${offset}`,
-  );
-}
-
-function parseRaw(value: string): RawElement[] {
-  const elements: RawElement[] = [];
-  let i = 0;
-  const skip = (): void => {
-    OWS.lastIndex = i;
-    OWS.exec(value);
-    i = OWS.lastIndex;
-  };
-  const token = (what: string): string => {
-    TOKEN.lastIndex = i;
-    const match = TOKEN.exec(value);
-    if (!match) throw syntaxError(what, i);
-    i = TOKEN.lastIndex;
-    return match[0];
-  };
-  const quoted = (): string => {
-    const begin = i;
-    let text = "";
-    for (i++; i < value.length; i++) {
-      const c = value.charCodeAt(i);
-      if (c === 0x22) {
-        i++;
-        if (!TOKEN_ONLY.test(text)) throw syntaxError("a token", begin);
-        return text;
-      }
-      if (c === 0x5c) {
-        i++;
-        const d = value.charCodeAt(i);
-        if (!(d === 0x09 || (d >= 0x20 && d !== 0x7f && d <= 0xff))) {
-          throw syntaxError("an escaped character", i);
-        }
-        text += value[i];
-      } else if (c === 0x09 || (c >= 0x20 && c !== 0x7f && c <= 0xff)) {
-        text += value[i];
-      } else {
-        throw syntaxError("a quoted character", i);
-      }
-    }
-    throw syntaxError('a closing "', i);
-  };
-  for (;;) {
-    skip();
-    if (i === value.length) return elements;
-    if (value[i] === ",") {
-      i++;
-      continue;
-    }
-    const name = token("an extension name").toLowerCase();
-    const params: [string, string | true][] = [];
-    skip();
-    while (value[i] === ";") {
-      i++;
-      skip();
-      const param = token("a parameter name").toLowerCase();
-      skip();
-      if (value[i] === "=") {
-        i++;
-        skip();
-        params.push([
-          param,
-          value[i] === '"' ? quoted() : token("a parameter value"),
-        ]);
-        skip();
-      } else {
-        params.push([param, true]);
-      }
-    }
-    elements.push({ name, params });
-    if (i === value.length) return elements;
-    if (value[i] !== ",") throw syntaxError('"," or ";"', i);
-    i++;
-  }
-}
-
-/**
- * Parses a `Sec-WebSocket-Extensions` value (RFC 6455 section 9.1): offers
- * separated by commas (as `Headers.get` joins repeated lines), parameters
- * after semicolons, values as tokens or quoted strings, whitespace around
- * every separator, names case-insensitive. Empty list elements are skipped.
- *
- * @param value The header value.
- * @returns The extensions in order, with lower-case names.
- * @throws {HandshakeError} `BAD_EXTENSION` (HTTP status 400) for a syntax
- * error, or for a parameter repeated within one extension (a `Map` cannot
- * hold both; the negotiation functions decline such an offer instead).
- *
- * @example Reading an offer with a quoted value
- * ```ts
- * import { parseExtensionHeader } from "@seed/websocket/permessage-deflate";
- *
- * const [offer] = parseExtensionHeader(
- *   'permessage-deflate; client_max_window_bits="10", x-webkit-deflate-frame',
- * );
- * console.log(offer.name, offer.params.get("client_max_window_bits")); // permessage-deflate 10
- * ```
- */
-export function parseExtensionHeader(value: string): ExtensionHeaderElement[] {
-  return parseRaw(value).map(({ name, params }) => {
-    const map = new Map<string, string | true>();
-    for (const [param, paramValue] of params) {
-      if (map.has(param)) {
-        throw new HandshakeError(
-          "BAD_EXTENSION",
-          `Cannot parse Sec-WebSocket-Extensions: ${name} repeats ${param}`,
-        );
-      }
-      map.set(param, paramValue);
-    }
-    return { name, params: map };
-  });
-}
-
-// ---------------------------------------------------------------------------
 // Negotiation (RFC 7692 section 7).
 
 /** Validated permessage-deflate parameters of one offer or response. */
@@ -1058,10 +924,10 @@ const WINDOW_BITS = /^(?:[89]|1[0-5])$/;
 
 /**
  * Validates permessage-deflate parameters; returns a reason string for an
- * unknown, repeated or invalid parameter.
+ * unknown or invalid parameter.
  */
 function readParams(
-  params: [string, string | true][],
+  params: Map<string, string | true>,
   response: boolean,
 ): DeflateParams | string {
   const result: DeflateParams = {
@@ -1070,10 +936,7 @@ function readParams(
     serverMaxWindowBits: undefined,
     clientMaxWindowBits: undefined,
   };
-  const seen = new Set<string>();
   for (const [name, value] of params) {
-    if (seen.has(name)) return `repeated parameter ${name}`;
-    seen.add(name);
     switch (name) {
       case "server_no_context_takeover":
       case "client_no_context_takeover":
@@ -1138,6 +1001,168 @@ function resolveOptions(options: PerMessageDeflateOptions): ResolvedOptions {
   };
 }
 
+/** A client's offer with these options. */
+function offerHeader(wanted: ResolvedOptions): string {
+  let header = NAME;
+  if (wanted.serverNoContextTakeover) header += "; server_no_context_takeover";
+  if (wanted.clientNoContextTakeover) header += "; client_no_context_takeover";
+  if (wanted.serverMaxWindowBits < 15) {
+    header += `; server_max_window_bits=${wanted.serverMaxWindowBits}`;
+  }
+  header += wanted.clientMaxWindowBits < 15
+    ? `; client_max_window_bits=${wanted.clientMaxWindowBits}`
+    : "; client_max_window_bits";
+  return header;
+}
+
+/** permessage-deflate's negotiator, with resolved options. */
+class DeflateNegotiator implements ExtensionNegotiator<PerMessageDeflate> {
+  readonly name: string = NAME;
+  readonly #wanted: ResolvedOptions;
+
+  constructor(options: PerMessageDeflateOptions) {
+    this.#wanted = resolveOptions(options);
+  }
+
+  offer(): string | undefined {
+    return isPerMessageDeflateSupported()
+      ? offerHeader(this.#wanted)
+      : undefined;
+  }
+
+  accept(element: ExtensionHeaderElement): PerMessageDeflate {
+    const wanted = this.#wanted;
+    const answer = readParams(element.params, true);
+    if (typeof answer === "string") throw answerError(answer);
+    const serverBits = answer.serverMaxWindowBits;
+    if (wanted.serverMaxWindowBits < 15) {
+      if (serverBits === undefined) {
+        throw answerError(
+          "server_max_window_bits was asked for but not answered",
+        );
+      }
+      if (serverBits > wanted.serverMaxWindowBits) {
+        throw answerError(
+          `server_max_window_bits=${serverBits} is larger than the ${wanted.serverMaxWindowBits} asked for`,
+        );
+      }
+    }
+    if (wanted.serverNoContextTakeover && !answer.serverNoContextTakeover) {
+      throw answerError(
+        "server_no_context_takeover was asked for but not answered",
+      );
+    }
+    const clientBits = answer.clientMaxWindowBits === true
+      ? undefined
+      : answer.clientMaxWindowBits;
+    if (clientBits !== undefined && clientBits > wanted.clientMaxWindowBits) {
+      throw answerError(
+        `client_max_window_bits=${clientBits} is larger than the ${wanted.clientMaxWindowBits} offered`,
+      );
+    }
+    return new PerMessageDeflate({
+      role: "client",
+      serverNoContextTakeover: answer.serverNoContextTakeover,
+      clientNoContextTakeover: answer.clientNoContextTakeover ||
+        wanted.clientNoContextTakeover,
+      serverMaxWindowBits: serverBits,
+      clientMaxWindowBits: clientBits ?? wanted.clientMaxWindowBits,
+      threshold: wanted.threshold,
+      level: wanted.level,
+      memLevel: wanted.memLevel,
+      header: formatHeader({
+        serverNoContextTakeover: answer.serverNoContextTakeover,
+        clientNoContextTakeover: answer.clientNoContextTakeover,
+        serverMaxWindowBits: serverBits,
+        clientMaxWindowBits: clientBits,
+      }),
+    });
+  }
+
+  answer(
+    offers: readonly ExtensionHeaderElement[],
+  ): { response: string; extension: PerMessageDeflate } | undefined {
+    if (!isPerMessageDeflateSupported()) return undefined;
+    const wanted = this.#wanted;
+    for (const element of offers) {
+      const offer = readParams(element.params, false);
+      if (typeof offer === "string") continue;
+      let serverBits: number | undefined;
+      if (offer.serverMaxWindowBits !== undefined) {
+        if (offer.serverMaxWindowBits < 9) continue;
+        serverBits = Math.min(
+          offer.serverMaxWindowBits,
+          wanted.serverMaxWindowBits,
+        );
+      } else if (wanted.serverMaxWindowBits < 15) {
+        serverBits = wanted.serverMaxWindowBits;
+      }
+      let clientBits: number | undefined;
+      if (offer.clientMaxWindowBits === undefined) {
+        if (wanted.clientMaxWindowBits < 15) continue;
+      } else {
+        const limit = Math.min(
+          offer.clientMaxWindowBits === true ? 15 : offer.clientMaxWindowBits,
+          wanted.clientMaxWindowBits,
+        );
+        if (limit < 15) clientBits = limit;
+      }
+      const agreed = {
+        serverNoContextTakeover: offer.serverNoContextTakeover ||
+          wanted.serverNoContextTakeover,
+        clientNoContextTakeover: offer.clientNoContextTakeover ||
+          wanted.clientNoContextTakeover,
+        serverMaxWindowBits: serverBits,
+        clientMaxWindowBits: clientBits,
+      };
+      const response = formatHeader(agreed);
+      const extension = new PerMessageDeflate({
+        role: "server",
+        ...agreed,
+        threshold: wanted.threshold,
+        level: wanted.level,
+        memLevel: wanted.memLevel,
+        header: response,
+      });
+      return { response, extension };
+    }
+    return undefined;
+  }
+}
+
+/**
+ * permessage-deflate (RFC 7692) as an {@linkcode ExtensionNegotiator}, for
+ * either role: a client offers it (when this runtime can run it; see
+ * {@linkcode isPerMessageDeflateSupported}) and checks the answer as
+ * {@linkcode acceptPerMessageDeflate} does; a server answers the first
+ * offer it can accept as {@linkcode negotiatePerMessageDeflate} does.
+ *
+ * @param options The side's wishes.
+ * @returns The negotiator.
+ * @throws {RangeError} For an option out of range.
+ *
+ * @example Negotiating both sides with the generic functions
+ * ```ts
+ * import {
+ *   acceptExtensions,
+ *   answerExtensions,
+ *   offerExtensions,
+ * } from "@seed/websocket/extension-negotiation";
+ * import { perMessageDeflate } from "@seed/websocket/permessage-deflate";
+ *
+ * const client = [perMessageDeflate({ serverNoContextTakeover: true })];
+ * const request = offerExtensions(client) ?? null;
+ * const { header } = answerExtensions(request, [perMessageDeflate()]);
+ * console.log(header); // permessage-deflate; server_no_context_takeover
+ * console.log(acceptExtensions(header, client)?.name); // permessage-deflate
+ * ```
+ */
+export function perMessageDeflate(
+  options: PerMessageDeflateOptions = {},
+): ExtensionNegotiator {
+  return new DeflateNegotiator(options);
+}
+
 /**
  * A server's side of the negotiation (RFC 7692 section 7.1): answers the
  * first permessage-deflate offer it can accept, or returns undefined to go
@@ -1175,54 +1200,10 @@ export function negotiatePerMessageDeflate(
   headerValue: string | null,
   options: PerMessageDeflateOptions = {},
 ): PerMessageDeflateNegotiation | undefined {
-  const wanted = resolveOptions(options);
-  if (headerValue === null) return undefined;
-  const elements = parseRaw(headerValue);
-  if (!isPerMessageDeflateSupported()) return undefined;
-  for (const element of elements) {
-    if (element.name !== NAME) continue;
-    const offer = readParams(element.params, false);
-    if (typeof offer === "string") continue;
-    let serverBits: number | undefined;
-    if (offer.serverMaxWindowBits !== undefined) {
-      if (offer.serverMaxWindowBits < 9) continue;
-      serverBits = Math.min(
-        offer.serverMaxWindowBits,
-        wanted.serverMaxWindowBits,
-      );
-    } else if (wanted.serverMaxWindowBits < 15) {
-      serverBits = wanted.serverMaxWindowBits;
-    }
-    let clientBits: number | undefined;
-    if (offer.clientMaxWindowBits === undefined) {
-      if (wanted.clientMaxWindowBits < 15) continue;
-    } else {
-      const limit = Math.min(
-        offer.clientMaxWindowBits === true ? 15 : offer.clientMaxWindowBits,
-        wanted.clientMaxWindowBits,
-      );
-      if (limit < 15) clientBits = limit;
-    }
-    const agreed = {
-      serverNoContextTakeover: offer.serverNoContextTakeover ||
-        wanted.serverNoContextTakeover,
-      clientNoContextTakeover: offer.clientNoContextTakeover ||
-        wanted.clientNoContextTakeover,
-      serverMaxWindowBits: serverBits,
-      clientMaxWindowBits: clientBits,
-    };
-    const header = formatHeader(agreed);
-    const extension = new PerMessageDeflate({
-      role: "server",
-      ...agreed,
-      threshold: wanted.threshold,
-      level: wanted.level,
-      memLevel: wanted.memLevel,
-      header,
-    });
-    return { header, extension };
-  }
-  return undefined;
+  const negotiator = new DeflateNegotiator(options);
+  const { header, extension } = answerExtensions(headerValue, [negotiator]);
+  // The one negotiator's extensions are PerMessageDeflate.
+  return extension && { header, extension: extension as PerMessageDeflate };
 }
 
 /**
@@ -1245,17 +1226,7 @@ export function negotiatePerMessageDeflate(
 export function perMessageDeflateOffer(
   options: PerMessageDeflateOptions = {},
 ): string {
-  const wanted = resolveOptions(options);
-  let header = NAME;
-  if (wanted.serverNoContextTakeover) header += "; server_no_context_takeover";
-  if (wanted.clientNoContextTakeover) header += "; client_no_context_takeover";
-  if (wanted.serverMaxWindowBits < 15) {
-    header += `; server_max_window_bits=${wanted.serverMaxWindowBits}`;
-  }
-  header += wanted.clientMaxWindowBits < 15
-    ? `; client_max_window_bits=${wanted.clientMaxWindowBits}`
-    : "; client_max_window_bits";
-  return header;
+  return offerHeader(resolveOptions(options));
 }
 
 /**
@@ -1289,60 +1260,9 @@ export function acceptPerMessageDeflate(
   responseHeaderValue: string,
   options: PerMessageDeflateOptions = {},
 ): PerMessageDeflate {
-  const wanted = resolveOptions(options);
-  const elements = parseRaw(responseHeaderValue);
-  const fail = (why: string): HandshakeError =>
-    new HandshakeError(
-      "BAD_EXTENSION",
-      `Cannot accept Sec-WebSocket-Extensions: ${why}`,
-    );
-  if (elements.length === 0) throw fail("no extension");
-  for (const element of elements) {
-    if (element.name !== NAME) throw fail(`${element.name} was not offered`);
-  }
-  if (elements.length > 1) throw fail(`${NAME} answered more than once`);
-  const answer = readParams(elements[0].params, true);
-  if (typeof answer === "string") throw fail(answer);
-  const serverBits = answer.serverMaxWindowBits;
-  if (wanted.serverMaxWindowBits < 15) {
-    if (serverBits === undefined) {
-      throw fail("server_max_window_bits was asked for but not answered");
-    }
-    if (serverBits > wanted.serverMaxWindowBits) {
-      throw fail(
-        `server_max_window_bits=${serverBits} is larger than the ${wanted.serverMaxWindowBits} asked for`,
-      );
-    }
-  }
-  if (wanted.serverNoContextTakeover && !answer.serverNoContextTakeover) {
-    throw fail("server_no_context_takeover was asked for but not answered");
-  }
-  const clientBits = answer.clientMaxWindowBits === true
-    ? undefined
-    : answer.clientMaxWindowBits;
-  if (clientBits !== undefined && clientBits > wanted.clientMaxWindowBits) {
-    throw fail(
-      `client_max_window_bits=${clientBits} is larger than the ${wanted.clientMaxWindowBits} offered`,
-    );
-  }
-  const agreed = {
-    serverNoContextTakeover: answer.serverNoContextTakeover,
-    clientNoContextTakeover: answer.clientNoContextTakeover ||
-      wanted.clientNoContextTakeover,
-    serverMaxWindowBits: serverBits,
-    clientMaxWindowBits: clientBits ?? wanted.clientMaxWindowBits,
-  };
-  return new PerMessageDeflate({
-    role: "client",
-    ...agreed,
-    threshold: wanted.threshold,
-    level: wanted.level,
-    memLevel: wanted.memLevel,
-    header: formatHeader({
-      serverNoContextTakeover: answer.serverNoContextTakeover,
-      clientNoContextTakeover: answer.clientNoContextTakeover,
-      serverMaxWindowBits: serverBits,
-      clientMaxWindowBits: clientBits,
-    }),
-  });
+  const negotiator = new DeflateNegotiator(options);
+  const extension = acceptExtensions(responseHeaderValue, [negotiator]);
+  if (extension === undefined) throw answerError("no extension");
+  // The one negotiator's extensions are PerMessageDeflate.
+  return extension as PerMessageDeflate;
 }
