@@ -2,7 +2,7 @@
 // the stream and publishes it in one step, and the reading back of what a
 // subscriber missed, with whether that is all of it.
 
-import { decodeEnvelope } from "./bus.ts";
+import { decodeEnvelope } from "./_envelope.ts";
 import { type RespClient, RespError, type RespValue } from "./_resp.ts";
 
 /** What {@linkcode RedisBus.history} found. */
