@@ -1,0 +1,167 @@
+import assert from "node:assert/strict";
+import type { Transport } from "../conn.ts";
+import type { ProtocolMachine } from "../protocol/machine.ts";
+import { Batch, coalesce, Writer } from "../conn/_writer.ts";
+import { isPending } from "./_peers.ts";
+
+// A machine that only queues bytes, and a transport whose writes wait until
+// the test lets them through.
+class FakeMachine {
+  outgoing: Uint8Array[] = [];
+  released: Uint8Array[] = [];
+  get hasOutgoing(): boolean {
+    return this.outgoing.length > 0;
+  }
+  takeOutgoing(): Uint8Array[] {
+    return this.outgoing.splice(0);
+  }
+  release(chunk: Uint8Array): void {
+    this.released.push(chunk);
+  }
+}
+
+class GatedTransport {
+  writes: Uint8Array[] = [];
+  #gates: PromiseWithResolvers<number>[] = [];
+  #arrived: PromiseWithResolvers<void> | undefined;
+  read(): Promise<number | null> {
+    return new Promise(() => {});
+  }
+  write(p: Uint8Array): Promise<number> {
+    this.writes.push(p.slice());
+    const gate = Promise.withResolvers<number>();
+    this.#gates.push(gate);
+    this.#arrived?.resolve();
+    return gate.promise;
+  }
+  close(): void {}
+  /** Resolves once a write is waiting. */
+  async waitWrite(): Promise<void> {
+    while (this.#gates.length === 0) {
+      this.#arrived = Promise.withResolvers<void>();
+      await this.#arrived.promise;
+    }
+  }
+  /** Lets the oldest waiting write take `n` bytes (all by default). */
+  async pass(n?: number): Promise<void> {
+    await this.waitWrite();
+    const gate = this.#gates.shift()!;
+    gate.resolve(n ?? this.writes[this.writes.length - 1].length);
+  }
+  fail(error: Error): void {
+    this.#gates.shift()!.reject(error);
+  }
+}
+
+function setup(limit = 100) {
+  const machine = new FakeMachine();
+  const transport = new GatedTransport();
+  const owner = { aborted: [] as unknown[] };
+  const writer = new Writer(
+    transport as unknown as Transport,
+    machine as unknown as ProtocolMachine,
+    { writeTimeout: 0, abort: (reason) => owner.aborted.push(reason) },
+    { pending: 0 },
+    limit,
+  );
+  return { machine, transport, owner, writer };
+}
+
+Deno.test("Writer joins the chunks queued in one turn into one write", async () => {
+  const { machine, transport, writer } = setup();
+  machine.outgoing.push(new Uint8Array([1, 2]));
+  writer.enqueue();
+  machine.outgoing.push(new Uint8Array([3]));
+  writer.enqueue();
+  assert.equal(writer.buffered, 3, "counted as soon as queued");
+  const flushed = writer.flush();
+  await transport.pass();
+  await flushed;
+  assert.deepEqual(transport.writes, [new Uint8Array([1, 2, 3])]);
+  assert.equal(writer.buffered, 0);
+});
+
+Deno.test("Writer.queued() resolves at once under the mark, and waits above it until written", async () => {
+  const { machine, transport, writer } = setup(4);
+  machine.outgoing.push(new Uint8Array(4));
+  await writer.queued(); // 4 <= 4
+  machine.outgoing.push(new Uint8Array(2));
+  const waiting = writer.queued(); // 6 > 4
+  assert.equal(await isPending(waiting), true);
+  await transport.pass(2); // 4 left: back at the mark
+  await waiting;
+  await transport.pass();
+});
+
+Deno.test("Writer releases large chunks once written, never copies", async () => {
+  const { machine, transport, writer } = setup(1 << 20);
+  const large = new Uint8Array(20_000);
+  machine.outgoing.push(large);
+  const flushed = writer.flush();
+  await transport.pass();
+  await flushed;
+  assert.deepEqual(machine.released, [large]);
+});
+
+Deno.test("Writer.stop() rejects whoever waits and says whether bytes were lost", async () => {
+  const { machine, transport, writer } = setup(1);
+  machine.outgoing.push(new Uint8Array(3));
+  const room = writer.queued();
+  const flushed = writer.flush();
+  await transport.waitWrite();
+  assert.equal(writer.waiting, true);
+  const error = new Error("closed");
+  writer.stop(error);
+  await assert.rejects(room, (e) => e === error);
+  await assert.rejects(flushed, (e) => e === error);
+  assert.equal(writer.lost, true);
+  assert.equal(writer.buffered, 0);
+  assert.equal(writer.waiting, false);
+});
+
+Deno.test("Writer aborts its owner when a write fails", async () => {
+  const { machine, transport, owner, writer } = setup();
+  machine.outgoing.push(new Uint8Array(1));
+  writer.enqueue();
+  await transport.waitWrite();
+  const error = new Error("broken pipe");
+  transport.fail(error);
+  const settled = writer.settled(); // the write loop ends
+  await settled;
+  assert.deepEqual(owner.aborted, [error]);
+});
+
+Deno.test("Batch makes its promise only when asked, before or after it settles", async () => {
+  const early = new Batch();
+  const promise = early.promise;
+  early.resolve();
+  await promise;
+  const late = new Batch();
+  late.resolve();
+  await late.promise;
+  const failed = new Batch();
+  const error = new Error("x");
+  failed.reject(error);
+  await assert.rejects(failed.promise, (e) => e === error);
+  const unwatched = new Batch();
+  unwatched.promise; // asked for, then let go: no unhandled rejection
+  unwatched.reject(error);
+});
+
+Deno.test("coalesce() joins runs of small chunks and leaves large ones alone", () => {
+  const small = (n: number) => new Uint8Array(n).fill(n);
+  const large = new Uint8Array(16 * 1024);
+  const one = [small(1)];
+  assert.equal(coalesce(one), one);
+  const out = coalesce([small(1), small(2), large, small(3)]);
+  assert.equal(out.length, 3);
+  assert.deepEqual(out[0], new Uint8Array([1, 2, 2]));
+  assert.equal(out[1], large);
+  assert.deepEqual(out[2], new Uint8Array([3, 3, 3]));
+  // A run is cut at four times the limit.
+  const many = Array.from({ length: 9 }, () => new Uint8Array(8 * 1024));
+  assert.deepEqual(coalesce(many).map((b) => b.length), [
+    64 * 1024,
+    8 * 1024,
+  ]);
+});
