@@ -29,9 +29,10 @@
  */
 
 import { BusBase } from "./bus.ts";
-import { backoffDelay, sleep } from "../_util/backoff.ts";
+import { backoffDelay } from "../_util/backoff.ts";
 import { RespClient, type RespError } from "./_resp.ts";
-import { keySlot, nodeKey, parseNodeKey, parseSlots } from "./_cluster_slot.ts";
+import { nodeKey, parseNodeKey } from "./_cluster_slot.ts";
+import { Confirmations } from "./_redis_confirmations.ts";
 import {
   type HistoryResult,
   historyScript,
@@ -46,6 +47,7 @@ import {
   subscribeCommands,
 } from "./_redis_pubsub.ts";
 import { Shard, type ShardHooks } from "./_redis_shard.ts";
+import { SlotMap } from "./_redis_slot_map.ts";
 
 export type { Bus, BusGap, BusMeta, BusStats } from "./bus.ts";
 export type { HistoryMessage, HistoryResult } from "./_redis_history.ts";
@@ -73,15 +75,12 @@ export class RedisBus extends BusBase {
   #options: RedisBusOptions;
   #prefix: string;
   #commands: Readonly<PubSubCommands>;
-  #cluster: boolean;
   #seed: string;
   #shards = new Map<string, Shard>();
   #hooks: ShardHooks;
-  #slots: (string | undefined)[] = []; // cluster: slot -> shard key
-  #refreshing: Promise<void> | undefined;
+  #slotMap: SlotMap | undefined; // with `cluster`
   #unassigned: [string, Uint8Array][] = []; // cluster, before the slot map
-  #confirmed = new Set<string>(); // channels the server confirmed
-  #waiters = new Map<string, (() => void)[]>();
+  #confirmations = new Confirmations();
   #history: number;
   #script: string;
   #maxQueuedBytes: number;
@@ -100,14 +99,14 @@ export class RedisBus extends BusBase {
     super(options);
     this.#options = options;
     this.#prefix = options.prefix ?? "topics:";
-    this.#cluster = options.cluster ?? false;
-    this.#commands = options.sharded || this.#cluster ? SHARDED : PLAIN;
+    const cluster = options.cluster ?? false;
+    this.#commands = options.sharded || cluster ? SHARDED : PLAIN;
     this.#maxQueuedBytes = options.maxQueuedBytes ?? 8 * 1024 * 1024;
     this.#history = options.history ?? 0;
     if (!Number.isSafeInteger(this.#history) || this.#history < 0) {
       throw new RangeError("Cannot create bus: history is not a count");
     }
-    if (this.#history > 0 && this.#cluster) {
+    if (this.#history > 0 && cluster) {
       throw new RangeError("Cannot create bus: history needs a single node");
     }
     this.#script = historyScript(this.#commands.publish);
@@ -128,7 +127,16 @@ export class RedisBus extends BusBase {
       delay: this.#delay,
     };
     this.#seed = nodeKey(options.hostname ?? "127.0.0.1", options.port ?? 6379);
-    if (this.#cluster) {
+    if (cluster) {
+      this.#slotMap = new SlotMap({
+        seed: this.#seed,
+        nodes: () => this.#shards.keys(),
+        connect: this.#hooks.connect,
+        onError: this.#hooks.onError,
+        delay: this.#delay,
+        loaded: () => this.#assign(),
+        signal: this.#closing.signal,
+      });
       this.ready = this.#refresh();
     } else {
       const shard = this.#shard(this.#seed);
@@ -180,8 +188,8 @@ export class RedisBus extends BusBase {
   // The shard that owns a topic's channel; in a cluster, undefined until
   // the slot map is known.
   #owner(topic: string): Shard | undefined {
-    if (!this.#cluster) return this.#shard(this.#seed);
-    const key = this.#slots[keySlot(this.#prefix + topic)];
+    if (!this.#slotMap) return this.#shard(this.#seed);
+    const key = this.#slotMap.owner(this.#prefix + topic);
     return key === undefined ? undefined : this.#shard(key);
   }
 
@@ -189,7 +197,7 @@ export class RedisBus extends BusBase {
     client.onPush = (push) => this.#onPush(shard, push);
     client.onError = (error) => this.#onRespError(error);
     const channels = [...shard.topics].map((topic) => this.#prefix + topic);
-    for (const channel of channels) this.#confirmed.delete(channel);
+    for (const channel of channels) this.#confirmations.forget(channel);
     for (const command of subscribeCommands(this.#commands, channels)) {
       client.send(command, false);
     }
@@ -210,7 +218,7 @@ export class RedisBus extends BusBase {
 
   #onRespError(error: RespError): void {
     // A slot moved to another node: learn the new map.
-    if (this.#cluster && /^(MOVED|ASK) /.test(error.message)) this.#refresh();
+    if (this.#slotMap && /^(MOVED|ASK) /.test(error.message)) this.#refresh();
     this.#onError(error);
   }
 
@@ -222,14 +230,11 @@ export class RedisBus extends BusBase {
     if (event.kind === "message") {
       this.receive(topic, event.payload, event.id);
     } else if (event.kind === "subscribe") {
-      this.#confirmed.add(channel);
-      const waiters = this.#waiters.get(channel);
-      this.#waiters.delete(channel);
-      for (const resolve of waiters ?? []) resolve();
+      this.#confirmations.confirm(channel);
     } else {
-      this.#confirmed.delete(channel);
+      this.#confirmations.forget(channel);
       // A node drops the subscribers of a slot it hands over: follow it.
-      if (this.#cluster && shard.topics.has(topic)) {
+      if (this.#slotMap && shard.topics.has(topic)) {
         shard.topics.delete(topic);
         this.reportGap([topic]);
         this.#refresh();
@@ -237,41 +242,11 @@ export class RedisBus extends BusBase {
     }
   }
 
-  // Loads the cluster's slot map from any node that answers, then moves
-  // topics and held publishes to their owners. Retries with the backoff
-  // until it succeeds or the bus closes.
+  // With `cluster`, learns the slot map again; then `#assign` moves the
+  // topics and held publishes to their owners.
   #refresh(): Promise<void> {
-    if (!this.#cluster || this.isClosed) return Promise.resolve();
-    this.#refreshing ??= (async () => {
-      for (let attempt = 0; !this.isClosed; attempt++) {
-        for (const key of new Set([...this.#shards.keys(), this.#seed])) {
-          try {
-            await this.#loadSlots(key);
-            this.#assign();
-            return;
-          } catch (error) {
-            this.#onError(error);
-          }
-        }
-        await sleep(this.#delay(attempt), this.#closing.signal);
-      }
-    })().finally(() => this.#refreshing = undefined);
-    return this.#refreshing;
-  }
-
-  async #loadSlots(key: string): Promise<void> {
-    const controller = new AbortController();
-    const timer = setTimeout(() => controller.abort(), 5000);
-    const signal = AbortSignal.any([controller.signal, this.#closing.signal]);
-    let client: RespClient | undefined;
-    try {
-      client = await this.#connect(key, signal);
-      this.#slots = parseSlots(await client.command(["CLUSTER", "SLOTS"]), key);
-    } finally {
-      clearTimeout(timer);
-      client?.close();
-      await client?.closed;
-    }
+    if (!this.#slotMap || this.isClosed) return Promise.resolve();
+    return this.#slotMap.refresh();
   }
 
   // Puts every subscribed topic on the shard that owns it now.
@@ -282,7 +257,7 @@ export class RedisBus extends BusBase {
         if (wanted.has(topic) && this.#owner(topic) === shard) continue;
         shard.topics.delete(topic);
         const channel = this.#prefix + topic;
-        this.#confirmed.delete(channel);
+        this.#confirmations.forget(channel);
         shard.subscription([this.#commands.unsubscribe, channel]);
       }
     }
@@ -295,15 +270,6 @@ export class RedisBus extends BusBase {
     const unassigned = this.#unassigned;
     this.#unassigned = [];
     for (const [topic, envelope] of unassigned) this.transmit(topic, envelope);
-  }
-
-  #waitFor(channel: string): Promise<void> {
-    if (this.#confirmed.has(channel) || this.isClosed) return Promise.resolve();
-    const { promise, resolve } = Promise.withResolvers<void>();
-    const waiters = this.#waiters.get(channel) ?? [];
-    waiters.push(resolve);
-    this.#waiters.set(channel, waiters);
-    return promise;
   }
 
   /** Publishes an envelope, or holds it until its node's connection is up. */
@@ -381,7 +347,7 @@ export class RedisBus extends BusBase {
   /** Subscribes on the node that owns the topic's channel. */
   protected override join(topic: string): Promise<void> {
     const channel = this.#prefix + topic;
-    const waiting = this.#waitFor(channel);
+    const waiting = this.#confirmations.wait(channel);
     const shard = this.#owner(topic);
     if (shard && !shard.topics.has(topic)) {
       shard.topics.add(topic);
@@ -392,7 +358,7 @@ export class RedisBus extends BusBase {
 
   /** Resolves once the server has confirmed the subscription. */
   protected override joined(topic: string): Promise<void> {
-    return this.#waitFor(this.#prefix + topic);
+    return this.#confirmations.wait(this.#prefix + topic);
   }
 
   /** Unsubscribes on the node that owns the topic's channel. */
@@ -408,14 +374,11 @@ export class RedisBus extends BusBase {
 
   /** Releases every connection. */
   protected async shutdown(): Promise<void> {
-    for (const waiters of this.#waiters.values()) {
-      for (const resolve of waiters) resolve();
-    }
-    this.#waiters.clear();
+    this.#confirmations.close();
     this.#unassigned = [];
     this.#closing.abort();
     const shards = [...this.#shards.values()];
     await Promise.all(shards.map((shard) => shard.close()));
-    await this.#refreshing;
+    await this.#slotMap?.refreshing;
   }
 }

@@ -1,7 +1,7 @@
 // A stand-in for a RespClient connection, for the parts of the Redis bus
 // that only open, watch and close connections and send on them.
 
-import type { RespArg, RespClient } from "../fanout/_resp.ts";
+import type { RespArg, RespClient, RespValue } from "../fanout/_resp.ts";
 
 /** Records what is sent; `close()` (or a test) ends it. */
 export class FakeRespClient {
@@ -9,9 +9,17 @@ export class FakeRespClient {
   readonly sent: [readonly RespArg[], boolean][] = [];
   readonly closed: Promise<void>;
   #end = Promise.withResolvers<void>();
+  #answer: (args: readonly RespArg[]) => RespValue;
 
-  constructor() {
+  /** @param answer The reply to each command. */
+  constructor(answer: (args: readonly RespArg[]) => RespValue = () => "OK") {
     this.closed = this.#end.promise;
+    this.#answer = answer;
+  }
+
+  command(args: readonly RespArg[]): Promise<RespValue> {
+    this.sent.push([args, true]);
+    return Promise.resolve(this.#answer(args));
   }
 
   send(args: readonly RespArg[], reply = true): void {
