@@ -3,7 +3,8 @@
 // subprotocol it asks for.
 
 import { HandshakeError } from "../errors.ts";
-import { hasToken, type RequestHead } from "../handshake.ts";
+import type { RequestHead } from "../handshake.ts";
+import { requireConnectionUpgrade, requireGet } from "../handshake/_server.ts";
 import { parseHixie76Key } from "./_key.ts";
 import type { LegacyVersion } from "./mod.ts";
 
@@ -63,25 +64,13 @@ export function validateHixieRequest(
   head: RequestHead,
 ): void {
   const headers = head.headers;
-  if (head.method !== "GET") {
-    throw new HandshakeError(
-      "BAD_METHOD",
-      `Invalid upgrade request: method ${head.method} is not GET`,
-      { status: 405, headers: { Allow: "GET" } },
-    );
-  }
+  requireGet(head);
   if (!headers.get("host")) {
     throw new HandshakeError("BAD_HOST", "Invalid upgrade request: no Host", {
       status: 400,
     });
   }
-  if (!hasToken(headers, "connection", "upgrade")) {
-    throw new HandshakeError(
-      "BAD_UPGRADE",
-      "Invalid upgrade request: Connection header does not list upgrade",
-      { status: 400 },
-    );
-  }
+  requireConnectionUpgrade(headers);
   if (version === "hixie-76") {
     parseHixie76Key(headers.get("sec-websocket-key1") ?? "");
     parseHixie76Key(headers.get("sec-websocket-key2") ?? "");
