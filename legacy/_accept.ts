@@ -3,7 +3,7 @@
 
 import type { Conn, ConnInit } from "../conn.ts";
 import type { Deadline } from "../_util/deadline.ts";
-import type { RequestHead } from "../handshake.ts";
+import type { RequestHead } from "../handshake/_head.ts";
 import { readExact, writeAll } from "../_util/io.ts";
 import { hixie76Answer } from "./_key.ts";
 import { buildHixie75Response, buildHixie76Response } from "./_response.ts";

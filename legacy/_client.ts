@@ -3,7 +3,7 @@
 
 import { HandshakeError, type HandshakeErrorCode } from "../errors.ts";
 import { TOKEN } from "../_util/http_syntax.ts";
-import { hasToken } from "../handshake.ts";
+import { hasToken } from "../handshake/_head.ts";
 import { assertWebSocketUrl, head, resourceName } from "./_head.ts";
 import type { LegacyVersion } from "./mod.ts";
 

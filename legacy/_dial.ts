@@ -3,7 +3,7 @@
 
 import type { Conn } from "../conn.ts";
 import type { Deadline } from "../_util/deadline.ts";
-import { parseResponseHead } from "../handshake.ts";
+import { parseResponseHead } from "../handshake/_head.ts";
 import { readExact, readHead, writeAll } from "../_util/io.ts";
 import { createHixie76Challenge, verifyHixie76Answer } from "./_key.ts";
 import { buildHixieRequest, validateHixieResponse } from "./_client.ts";

@@ -3,7 +3,7 @@
 // subprotocol it asks for.
 
 import { HandshakeError } from "../errors.ts";
-import type { RequestHead } from "../handshake.ts";
+import type { RequestHead } from "../handshake/_head.ts";
 import { requireConnectionUpgrade, requireGet } from "../handshake/_server.ts";
 import { parseHixie76Key } from "./_key.ts";
 import type { LegacyVersion } from "./mod.ts";

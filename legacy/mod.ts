@@ -17,7 +17,7 @@
 
 import type { Conn } from "../conn.ts";
 import { HandshakeError } from "../errors.ts";
-import type { RequestHead } from "../handshake.ts";
+import type { RequestHead } from "../handshake/_head.ts";
 import type { ProtocolVersion } from "../protocol/machine.ts";
 import { acceptHixie, type HixieAcceptInit } from "./_accept.ts";
 import { dialHixie, type HixieDialInit } from "./_dial.ts";
