@@ -1,0 +1,31 @@
+// The server's open connections. A connection is added once its handshake
+// is done and leaves by itself once its transport is closed, so the set is
+// always the connections that can still be sent to.
+
+import type { Conn } from "../conn.ts";
+
+/** The set of a server's open connections. */
+export class ConnRegistry {
+  readonly #conns = new Set<Conn>();
+
+  /** The open connections: a live view, not a copy. */
+  get connections(): ReadonlySet<Conn> {
+    return this.#conns;
+  }
+
+  /** How many connections are open. */
+  get size(): number {
+    return this.#conns.size;
+  }
+
+  /** Adds an open connection; it is removed once it has closed. */
+  add(conn: Conn): void {
+    this.#conns.add(conn);
+    conn.closed.then(() => this.#conns.delete(conn));
+  }
+
+  /** Starts closing every open connection with `code`, waiting for none. */
+  closeAll(code: number): void {
+    for (const conn of this.#conns) conn.close(code).catch(() => {});
+  }
+}
