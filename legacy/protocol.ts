@@ -25,13 +25,10 @@
  * @module
  */
 
-import { ConnectionClosedError, ProtocolError } from "../errors.ts";
-import type {
-  Message,
-  ProtocolEvent,
-  ProtocolMachine,
-  ProtocolState,
-} from "../protocol/machine.ts";
+import { ProtocolError } from "../errors.ts";
+import { MachineBase } from "../protocol/_machine_base.ts";
+import type * as machine from "../protocol/machine.ts";
+import { HixieReader } from "./_protocol_reader.ts";
 import type { HixieVersion } from "./handshake.ts";
 
 export type {
@@ -68,24 +65,6 @@ export interface HixieProtocolOptions {
   autoCloseEcho?: boolean;
 }
 
-// Where the parser is within a frame.
-/** Expecting a frame type byte. */
-const TYPE = 0;
-/** Inside a `0x00` text frame, reading until `0xFF`. */
-const TEXT = 1;
-/** Inside another sentinel frame, discarding until `0xFF`. */
-const DISCARD = 2;
-/** Reading the length of a length-prefixed frame. */
-const LENGTH = 3;
-/** Skipping the body of a length-prefixed frame. */
-const SKIP = 4;
-
-/**
- * Length bytes carry 7 bits each; 7 of them (49 bits) stay exact in a
- * double, far beyond any sane frame.
- */
-const MAX_LENGTH_BYTES = 7;
-
 const CLOSING_BYTES = new Uint8Array([0xff, 0x00]);
 
 const encoder = new TextEncoder();
@@ -112,7 +91,8 @@ const encoder = new TextEncoder();
  * console.log(client.state, client.takeEvents()); // closed [ { type: "close", code: 1005, reason: "" } ]
  * ```
  */
-export class HixieProtocol implements ProtocolMachine {
+export class HixieProtocol extends MachineBase
+  implements machine.ProtocolMachine {
   /** The draft this machine speaks. */
   readonly version: HixieVersion;
   /** Which end of the connection this machine is. */
@@ -120,25 +100,9 @@ export class HixieProtocol implements ProtocolMachine {
   /** The largest text message accepted, in bytes. */
   readonly maxMessageSize: number;
 
-  #state: ProtocolState = "open";
-  #error: ProtocolError | undefined;
-  #closeReceived: { code: number; reason: string } | undefined;
-  #closeSent = false;
   #autoCloseEcho: boolean;
-  #events: ProtocolEvent[] = [];
   #outgoing: Uint8Array[] = [];
-
-  #mode: number = TYPE;
-  /** The type byte of the current length-prefixed frame. */
-  #frameType = 0;
-  /** The length read so far, then the bytes left to skip. */
-  #length = 0;
-  #lengthBytes = 0;
-  /** The bytes of the current sentinel frame seen so far. */
-  #size = 0;
-  /** The decoded pieces of a text frame that spans chunks. */
-  #parts: string[] = [];
-  #decoder = new TextDecoder("utf-8", { fatal: true, ignoreBOM: true });
+  #reader: HixieReader;
 
   /**
    * Creates a machine in state `open`, after the opening handshake.
@@ -148,6 +112,7 @@ export class HixieProtocol implements ProtocolMachine {
    */
   constructor(options: HixieProtocolOptions) {
     const { version, role, maxMessageSize = 64 * 1024 * 1024 } = options;
+    super(role);
     this.#autoCloseEcho = options.autoCloseEcho ?? true;
     if (version !== "hixie-76" && version !== "hixie-75") {
       throw new TypeError(
@@ -165,29 +130,7 @@ export class HixieProtocol implements ProtocolMachine {
     this.version = version;
     this.role = role;
     this.maxMessageSize = maxMessageSize;
-  }
-
-  /** Where the machine is in its life. */
-  get state(): ProtocolState {
-    return this.#state;
-  }
-
-  /** The error that failed the connection, when the peer broke the protocol. */
-  get error(): ProtocolError | undefined {
-    return this.#error;
-  }
-
-  /**
-   * `{ code: 1005, reason: "" }` once the peer's draft-76 closing handshake
-   * (`0xFF 0x00`) arrived; the drafts carry no close code.
-   */
-  get closeReceived(): { code: number; reason: string } | undefined {
-    return this.#closeReceived;
-  }
-
-  /** Whether the draft-76 closing bytes `0xFF 0x00` were queued. */
-  get closeSent(): boolean {
-    return this.#closeSent;
+    this.#reader = new HixieReader(version === "hixie-76", maxMessageSize);
   }
 
   /** Always false: the drafts have no pings. */
@@ -198,15 +141,6 @@ export class HixieProtocol implements ProtocolMachine {
   /** True for draft 75, whose only close is the end of the byte stream. */
   get closesByHalfClose(): boolean {
     return this.version === "hixie-75";
-  }
-
-  /**
-   * Whether this end sends FIN first: the server, an end that failed or had
-   * no closing handshake to wait for, and either end of draft 75.
-   */
-  get closesTransportFirst(): boolean {
-    return this.role === "server" || this.#error !== undefined ||
-      this.#closeReceived === undefined || this.closesByHalfClose;
   }
 
   /** Whether {@linkcode HixieProtocol.takeOutgoing} has bytes waiting. */
@@ -221,148 +155,25 @@ export class HixieProtocol implements ProtocolMachine {
    * @param data The bytes, which the machine does not keep.
    */
   receive(data: Uint8Array): void {
-    const n = data.length;
-    let i = 0;
     // Nothing after the peer's close belongs to the conversation.
-    while (
-      i < n && this.#state !== "closed" && !this.#closeReceived && !this.#error
-    ) {
-      switch (this.#mode) {
-        case TYPE: {
-          const type = data[i++];
-          if (type === 0x00) {
-            this.#mode = TEXT;
-            this.#size = 0;
-          } else if (type & 0x80) {
-            this.#mode = LENGTH;
-            this.#frameType = type;
-            this.#length = 0;
-            this.#lengthBytes = 0;
-          } else {
-            this.#mode = DISCARD;
-            this.#size = 0;
-          }
-          break;
-        }
-        case TEXT:
-          i = this.#readText(data, i);
-          break;
-        case DISCARD: {
-          const end = data.indexOf(0xff, i);
-          const stop = end === -1 ? n : end;
-          this.#size += stop - i;
-          if (this.#size > this.maxMessageSize) {
-            return this.#tooLarge("FRAME_TOO_LARGE", "frame");
-          }
-          if (end === -1) return;
-          i = end + 1;
-          this.#mode = TYPE;
-          break;
-        }
-        case LENGTH: {
-          const b = data[i++];
-          this.#length = this.#length * 128 + (b & 0x7f);
-          this.#lengthBytes++;
-          if (this.#length > this.maxMessageSize) {
-            return this.#tooLarge("FRAME_TOO_LARGE", "frame");
-          }
-          if (b & 0x80) {
-            if (this.#lengthBytes >= MAX_LENGTH_BYTES) {
-              return this.#fail(
-                new ProtocolError(
-                  "BAD_LENGTH",
-                  `Invalid frame length: more than ${MAX_LENGTH_BYTES} length bytes`,
-                ),
-              );
-            }
-            break;
-          }
-          if (this.#length === 0) {
-            this.#mode = TYPE;
-            if (this.version === "hixie-76" && this.#frameType === 0xff) {
-              this.#receiveClose();
-            }
-          } else {
-            this.#mode = SKIP;
-          }
-          break;
-        }
-        case SKIP: {
-          const take = Math.min(this.#length, n - i);
-          i += take;
-          this.#length -= take;
-          if (this.#length === 0) this.#mode = TYPE;
-          break;
-        }
-      }
-    }
-  }
-
-  /** Reads text frame bytes from `data` at `start`; returns the new offset. */
-  #readText(data: Uint8Array, start: number): number {
-    const end = data.indexOf(0xff, start);
-    const stop = end === -1 ? data.length : end;
-    const size = this.#size + stop - start;
-    if (size > this.maxMessageSize) {
-      this.#tooLarge("MESSAGE_TOO_LARGE", "message");
-      return data.length;
-    }
+    if (this.lifecycle === "closed" || this.peerClose || this.failure) return;
     try {
-      if (end !== -1 && this.#size === 0) {
-        // The whole frame sits in this chunk: decode the view, no copies.
-        this.#message(this.#decoder.decode(data.subarray(start, end)));
-      } else {
-        if (stop > start) {
-          this.#parts.push(
-            this.#decoder.decode(data.subarray(start, stop), { stream: true }),
-          );
-        }
-        if (end !== -1) {
-          this.#parts.push(this.#decoder.decode());
-          const text = this.#parts.join("");
-          this.#parts = [];
-          this.#message(text);
-        }
-      }
-    } catch (cause) {
-      this.#parts = [];
-      this.#fail(
-        new ProtocolError("INVALID_UTF8", "Invalid UTF-8 in a text message", {
-          cause,
-        }),
-      );
-      return data.length;
+      if (this.#reader.read(data, this.events)) this.#receiveClose();
+    } catch (error) {
+      if (!(error instanceof ProtocolError)) throw error;
+      this.#fail(error);
     }
-    this.#size = size;
-    if (end === -1) return data.length;
-    this.#mode = TYPE;
-    return end + 1;
-  }
-
-  /** Emits a received text message. */
-  #message(data: string): void {
-    this.#events.push({ type: "message", data });
   }
 
   /** Handles the peer's draft-76 closing handshake. */
   #receiveClose(): void {
-    this.#closeReceived = { code: 1005, reason: "" };
-    if (!this.#closeSent && this.#autoCloseEcho) {
+    this.peerClose = { code: 1005, reason: "" };
+    if (!this.closeQueued && this.#autoCloseEcho) {
       this.#outgoing.push(CLOSING_BYTES.slice());
-      this.#closeSent = true;
+      this.closeQueued = true;
     }
-    this.#state = this.#closeSent ? "closed" : "closing";
-    this.#events.push({ type: "close", code: 1005, reason: "" });
-  }
-
-  /** Fails the connection for a message or frame over the limit. */
-  #tooLarge(code: "MESSAGE_TOO_LARGE" | "FRAME_TOO_LARGE", what: string): void {
-    this.#fail(
-      new ProtocolError(
-        code,
-        `The ${what} exceeds the limit of ${this.maxMessageSize} bytes`,
-      ),
-    );
+    this.lifecycle = this.closeQueued ? "closed" : "closing";
+    this.events.push({ type: "close", code: 1005, reason: "" });
   }
 
   /**
@@ -371,41 +182,30 @@ export class HixieProtocol implements ProtocolMachine {
    * autoCloseEcho, `close()` closes.
    */
   #fail(error: ProtocolError): void {
-    this.#error = error;
-    this.#parts = [];
-    this.#state = this.#autoCloseEcho ? "closed" : "closing";
+    this.failure = error;
+    this.#reader.reset();
+    this.lifecycle = this.#autoCloseEcho ? "closed" : "closing";
   }
 
   /** Tells the machine the peer closed its side of the transport. */
   receiveEof(): void {
     // Draft 75 has no closing handshake: the end of the stream is its close.
-    this.#parts = [];
+    this.#reader.reset();
     if (
-      this.version === "hixie-75" && !this.#error && !this.#closeReceived &&
-      this.#state !== "closed"
+      this.version === "hixie-75" && !this.failure && !this.peerClose &&
+      this.lifecycle !== "closed"
     ) {
-      this.#closeReceived = { code: 1005, reason: "" };
-      if (!this.#closeSent && !this.#autoCloseEcho) {
+      this.peerClose = { code: 1005, reason: "" };
+      if (!this.closeQueued && !this.#autoCloseEcho) {
         // Half closed: our answer (closing the transport) comes at close().
-        this.#state = "closing";
-        this.#events.push({ type: "close", code: 1005, reason: "" });
+        this.lifecycle = "closing";
+        this.events.push({ type: "close", code: 1005, reason: "" });
         return;
       }
       // Our answer is closing the transport too, with no bytes to send.
-      this.#closeSent = true;
+      this.closeQueued = true;
     }
-    this.#state = "closed";
-  }
-
-  /**
-   * Takes the events produced so far, oldest first.
-   *
-   * @returns The events; the machine forgets them.
-   */
-  takeEvents(): ProtocolEvent[] {
-    const events = this.#events;
-    this.#events = [];
-    return events;
+    this.lifecycle = "closed";
   }
 
   /**
@@ -426,25 +226,19 @@ export class HixieProtocol implements ProtocolMachine {
    * @throws {TypeError} For anything but a string.
    * @throws {ConnectionClosedError} Once the connection is closing or closed.
    */
-  send(data: Message): void {
+  send(data: machine.Message): void {
     if (typeof data !== "string") {
       throw new TypeError(
         `Cannot send binary data: the ${this.version} protocol carries text only`,
       );
     }
-    if (this.#state === "closed" || this.#closeSent) {
-      throw new ConnectionClosedError(
-        this.#closeInfo(),
-        `Cannot send message: connection is ${this.#state}`,
-      );
-    }
+    this.assertCanSend("send message");
     const bytes = encoder.encode(data);
     const frame = new Uint8Array(bytes.length + 2);
     frame.set(bytes, 1);
     frame[frame.length - 1] = 0xff;
     this.#outgoing.push(frame);
   }
-
   /**
    * Always throws: the drafts have no ping frames.
    *
@@ -480,47 +274,30 @@ export class HixieProtocol implements ProtocolMachine {
    * @param _reason Ignored: the drafts carry no close reason.
    */
   close(_code?: number, _reason?: string): void {
-    if (this.#state === "closed" || this.#closeSent) return;
-    if (this.#error) {
+    if (this.lifecycle === "closed" || this.closeQueued) return;
+    if (this.failure) {
       // A failure: the transport is closed, with no closing bytes.
-      this.#state = "closed";
+      this.lifecycle = "closed";
       return;
     }
-    if (this.#closeReceived) {
+    if (this.peerClose) {
       // Answering the peer's close.
       if (this.version === "hixie-76") {
         this.#outgoing.push(CLOSING_BYTES.slice());
       }
-      this.#closeSent = true;
-      this.#state = "closed";
+      this.closeQueued = true;
+      this.lifecycle = "closed";
       return;
     }
     if (this.version === "hixie-75") {
       // Nothing goes on the wire: closing our side of the transport is the
       // close; the peer's end of stream completes it.
-      this.#closeSent = true;
-      this.#state = "closing";
+      this.closeQueued = true;
+      this.lifecycle = "closing";
       return;
     }
     this.#outgoing.push(CLOSING_BYTES.slice());
-    this.#closeSent = true;
-    this.#state = "closing";
-  }
-
-  /** How the connection ended, for {@linkcode ConnectionClosedError}. */
-  #closeInfo(): { code: number; reason: string; wasClean: boolean } {
-    if (this.#error) {
-      return { code: this.#error.closeCode, reason: "", wasClean: false };
-    }
-    if (this.#closeReceived) {
-      return { ...this.#closeReceived, wasClean: this.#closeSent };
-    }
-    if (this.#state === "closing") {
-      return { code: 1005, reason: "", wasClean: false };
-    }
-    // Draft 75 ends by closing the transport; draft 76 should not.
-    return this.version === "hixie-75"
-      ? { code: 1005, reason: "", wasClean: true }
-      : { code: 1006, reason: "", wasClean: false };
+    this.closeQueued = true;
+    this.lifecycle = "closing";
   }
 }

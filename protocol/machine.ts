@@ -25,6 +25,8 @@
 import type { ProtocolError } from "../errors.ts";
 import type { PreparedMessage } from "../fanout/prepared.ts";
 
+export { MachineBase } from "./_machine_base.ts";
+
 /** A WebSocket message: `string` for text, `Uint8Array` for binary. */
 export type Message = string | Uint8Array;
 

@@ -1,0 +1,235 @@
+// The outgoing side of the RFC 6455 machine: frames encoded with the frame
+// codec's header writer and masking into memory chosen by size, so that
+// neither small nor large frames cost an allocation each.
+
+import { frameHeaderSize, writeFrameHeader } from "./_frame_header.ts";
+import { xorMask } from "./_mask.ts";
+
+const EMPTY = new Uint8Array(0);
+// Payloads of our own at least this large are written after their header
+// without being copied into one buffer with it.
+const ZERO_COPY_THRESHOLD = 16 * 1024;
+// Frames up to this size are encoded into the arena (see #queueSmall).
+const ARENA_FRAME_LIMIT = 1024;
+const ARENA_SIZE = 16 * 1024;
+let sharedArena = EMPTY;
+let sharedArenaEnd = 0;
+// Frames at least this large that are masked, or copied from the caller's
+// bytes, are built in segments taken from a small process-wide pool, each
+// given back once written (see release): a fresh buffer per message costs
+// its allocation and page faults, several times the masking or the copy.
+// At most POOL_LIMIT segments are kept.
+const SEGMENTED_FRAME = 64 * 1024;
+const SEGMENT_SIZE = 256 * 1024;
+// A segment has room past SEGMENT_SIZE for a frame's last few bytes, which
+// would otherwise leave as a write of their own.
+const SEGMENT_SLACK = 1024;
+const POOL_LIMIT = 16;
+const segmentPool: Uint8Array[] = [];
+// Chunks handed out by take() that are views of pooled segments.
+const lentSegments = new WeakMap<Uint8Array, Uint8Array>();
+
+/**
+ * Encodes one machine's frames and keeps them until taken: masked with
+ * fresh keys for a client, never modifying the caller's bytes.
+ */
+export class FrameWriter {
+  #masked: boolean;
+  #maskKey: (target: Uint8Array, offset: number) => void;
+  #outgoing: Uint8Array[] = [];
+  // Small frames are encoded straight into an append-only arena shared by
+  // every machine of the process; the bytes a machine queued since its last
+  // take leave as one chunk, so many frames cost one write and no
+  // allocation each, and an idle connection holds no arena of its own.
+  // A machine's region is [#arenaStart, #arenaEnd) of #arena; once another
+  // machine has appended after it, its next frame starts a new region.
+  #arena = EMPTY;
+  #arenaStart = 0;
+  #arenaEnd = 0;
+
+  /**
+   * @param masked Whether frames are masked (a client's are).
+   * @param maskKey Writes a 4-byte masking key at an offset.
+   */
+  constructor(
+    masked: boolean,
+    maskKey: (target: Uint8Array, offset: number) => void,
+  ) {
+    this.#masked = masked;
+    this.#maskKey = maskKey;
+  }
+
+  /** Whether there are bytes to take. */
+  get hasOutgoing(): boolean {
+    return this.#outgoing.length > 0 || this.#arenaEnd > this.#arenaStart;
+  }
+
+  /** Takes the bytes queued so far, in order. */
+  take(): Uint8Array[] {
+    this.#cutArena();
+    const outgoing = this.#outgoing;
+    if (outgoing.length > 0) this.#outgoing = [];
+    return outgoing;
+  }
+
+  /** Gives back the memory of a taken chunk that will not be read again. */
+  release(chunk: Uint8Array): void {
+    const segment = lentSegments.get(chunk);
+    if (segment === undefined) return;
+    lentSegments.delete(chunk);
+    if (segmentPool.length < POOL_LIMIT) segmentPool.push(segment);
+  }
+
+  /** Queues bytes that are already a frame (a prepared message's). */
+  queueEncoded(frame: Uint8Array): void {
+    this.#cutArena();
+    this.#outgoing.push(frame);
+  }
+
+  /**
+   * Queues a short ASCII string as one text frame, encoding it on the way;
+   * false, with nothing queued, for a long or non-ASCII one.
+   */
+  queueAsciiText(text: string): boolean {
+    return text.length <= ARENA_FRAME_LIMIT &&
+      this.#queueSmall(0x81, undefined, text, text.length);
+  }
+
+  /**
+   * Queues a frame. `owned` says the payload is ours (encoded text, a
+   * compressed payload), so it may be written as it is; the caller's bytes
+   * may change once the call has returned.
+   */
+  queueFrame(
+    opcode: number,
+    payload: Uint8Array,
+    rsv1: boolean,
+    owned = false,
+    fin = true,
+  ): void {
+    const length = payload.length;
+    const first = (fin ? 0x80 : 0) | (rsv1 ? 0x40 : 0) | opcode;
+    if (length <= ARENA_FRAME_LIMIT) {
+      this.#queueSmall(first, payload, undefined, length);
+      return;
+    }
+    this.#cutArena();
+    const masked = this.#masked;
+    const headerSize = frameHeaderSize(length, masked);
+    if (length >= SEGMENTED_FRAME && (masked || !owned)) {
+      this.#queueSegmented(first, payload, headerSize);
+    } else if (!masked && owned && length >= ZERO_COPY_THRESHOLD) {
+      const header = new Uint8Array(headerSize);
+      writeFrameHeader(header, 0, first, length, false);
+      this.#outgoing.push(header, payload);
+    } else {
+      const out = new Uint8Array(headerSize + length);
+      const o = writeFrameHeader(out, 0, first, length, masked);
+      // A native copy, then for a client the key XORed in place a 32-bit
+      // word at a time (source and target share their alignment): several
+      // times faster than masking byte by byte from the caller's buffer.
+      out.set(payload, headerSize);
+      if (masked) {
+        this.#maskKey(out, o);
+        xorMask(out, headerSize, out, headerSize, length, out, o, 0);
+      }
+      this.#outgoing.push(out);
+    }
+  }
+
+  // Encodes a frame of at most ARENA_FRAME_LIMIT bytes into the arena,
+  // from bytes or from a string; false (and nothing queued) for a string
+  // that is not ASCII, which the caller then encodes as UTF-8.
+  #queueSmall(
+    first: number,
+    payload: Uint8Array | undefined,
+    text: string | undefined,
+    length: number,
+  ): boolean {
+    const masked = this.#masked;
+    const at = this.#reserve(frameHeaderSize(length, masked) + length);
+    const a = this.#arena;
+    let o = writeFrameHeader(a, at, first, length, masked);
+    if (masked) {
+      this.#maskKey(a, o);
+      o += 4;
+    }
+    if (text === undefined) {
+      if (masked) xorMask(payload!, 0, a, o, length, a, o - 4, 0);
+      else a.set(payload!, o);
+      return true;
+    }
+    for (let i = 0; i < length; i++) {
+      const c = text.charCodeAt(i);
+      if (c >= 0x80) {
+        this.#unreserve(at);
+        return false;
+      }
+      a[o + i] = c;
+    }
+    if (masked) xorMask(a, o, a, o, length, a, o - 4, 0);
+    return true;
+  }
+
+  // A large frame copied into pooled segments: the header and the start of
+  // the payload in the first, the rest after it, each payload part copied
+  // natively then, for a client, masked in place from its offset on.
+  #queueSegmented(first: number, payload: Uint8Array, headerSize: number) {
+    const length = payload.length;
+    let segment = segmentPool.pop() ??
+      new Uint8Array(SEGMENT_SIZE + SEGMENT_SLACK);
+    const o = writeFrameHeader(segment, 0, first, length, this.#masked);
+    let key: Uint8Array | undefined;
+    if (this.#masked) {
+      this.#maskKey(segment, o);
+      key = segment.slice(o, o + 4);
+    }
+    let offset = headerSize;
+    for (let i = 0; i < length;) {
+      let n = Math.min(SEGMENT_SIZE - offset, length - i);
+      if (length - i - n <= SEGMENT_SLACK) n = length - i;
+      segment.set(payload.subarray(i, i + n), offset);
+      if (key) xorMask(segment, offset, segment, offset, n, key, 0, i);
+      const chunk = segment.subarray(0, offset + n);
+      lentSegments.set(chunk, segment);
+      this.#outgoing.push(chunk);
+      i += n;
+      if (i < length) {
+        segment = segmentPool.pop() ??
+          new Uint8Array(SEGMENT_SIZE + SEGMENT_SLACK);
+        offset = 0;
+      }
+    }
+  }
+
+  #cutArena(): void {
+    if (this.#arenaEnd > this.#arenaStart) {
+      this.#outgoing.push(
+        this.#arena.subarray(this.#arenaStart, this.#arenaEnd),
+      );
+      this.#arenaStart = this.#arenaEnd;
+    }
+  }
+
+  #reserve(n: number): number {
+    if (sharedArena.length - sharedArenaEnd < n) {
+      // Taken chunks keep the old arena alive; the new one starts empty.
+      sharedArena = new Uint8Array(ARENA_SIZE);
+      sharedArenaEnd = 0;
+    }
+    if (this.#arena !== sharedArena || this.#arenaEnd !== sharedArenaEnd) {
+      this.#cutArena();
+      this.#arena = sharedArena;
+      this.#arenaStart = sharedArenaEnd;
+    }
+    const at = sharedArenaEnd;
+    this.#arenaEnd = sharedArenaEnd = at + n;
+    return at;
+  }
+
+  // Gives back the end of the region reserved last (by this machine, in the
+  // same synchronous step).
+  #unreserve(at: number): void {
+    this.#arenaEnd = sharedArenaEnd = at;
+  }
+}
