@@ -11,6 +11,7 @@ import {
   answerExtensions,
   offerExtensions,
 } from "../extensions/negotiation.ts";
+import { parseRawHeader, toElement } from "../extensions/_header.ts";
 import {
   PerMessageDeflate,
   perMessageDeflate,
@@ -313,5 +314,33 @@ Deno.test("parseExtensionHeader() is the same grammar the negotiation reads", ()
   badExtension(
     () => parseExtensionHeader("x-xor; key=1; key=2"),
     /: x-xor repeats key$/,
+  );
+});
+
+Deno.test("parseRawHeader() keeps parameters in order with repeats; toElement() names the first repeat", () => {
+  const raw = parseRawHeader(
+    ' , X-A ; K = "v" ;k;J=1 ,, x-b\t;\tz , ',
+  );
+  assert.deepEqual(raw, [
+    { name: "x-a", params: [["k", "v"], ["k", true], ["j", "1"]] },
+    { name: "x-b", params: [["z", true]] },
+  ]);
+  assert.equal(toElement(raw[0]), "k");
+  assert.deepEqual(toElement(raw[1]), {
+    name: "x-b",
+    params: new Map([["z", true]]),
+  });
+  assert.deepEqual(parseRawHeader(""), []);
+  badExtension(
+    () => parseRawHeader('x; k="a b"'),
+    /expected a token at offset 5$/,
+  );
+  badExtension(
+    () => parseRawHeader('x; k="a\\'),
+    /expected an escaped character at offset 8$/,
+  );
+  badExtension(
+    () => parseRawHeader('x; k="a'),
+    /expected a closing " at offset 7$/,
   );
 });
