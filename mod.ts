@@ -81,5 +81,6 @@ export {
 } from "./errors.ts";
 export { CloseCode, Opcode } from "./frame.ts";
 export type { PerMessageDeflateOptions } from "./extensions/permessage_deflate.ts";
+export type { ExtensionNegotiator } from "./extensions/extension.ts";
 export { PreparedMessage } from "./fanout/prepared.ts";
 export { Topics, type TopicsOptions } from "./fanout/topics.ts";
