@@ -22,30 +22,16 @@ import {
 } from "./errors.ts";
 import type {
   Message,
-  ProtocolMachine,
   ProtocolVersion,
   SendOptions,
   SendPartOptions,
 } from "./protocol/machine.ts";
 import { PreparedMessage } from "./fanout/prepared.ts";
 import type { Topics } from "./fanout/topics.ts";
-import { closeInfo, Closing, endsNormally } from "./conn/_closing.ts";
-import { Inbox } from "./conn/_inbox.ts";
-import { Keepalive, Pings } from "./conn/_keepalive.ts";
 import { type MessageStream, MessageStreams } from "./conn/_message_stream.ts";
-import {
-  type ConnInit,
-  DEFAULT_CLOSE_TIMEOUT,
-  DEFAULT_PING_INTERVAL,
-  DEFAULT_PING_TIMEOUT,
-  DEFAULT_READ_BUFFER,
-  DEFAULT_SEND_BUFFER,
-} from "./conn/_options.ts";
-import { ReadLoop } from "./conn/_read_loop.ts";
-import { Signal } from "./conn/_signal.ts";
+import { type ConnInit, DEFAULT_CLOSE_TIMEOUT } from "./conn/_options.ts";
+import { ConnParts } from "./conn/_parts.ts";
 import { type SendStreamOptions, StreamSender } from "./conn/_stream_sender.ts";
-import { IdleTimer } from "./conn/_timeouts.ts";
-import { Writer } from "./conn/_writer.ts";
 
 export type { CloseInfo } from "./errors.ts";
 export type {
@@ -142,29 +128,13 @@ export class Conn implements AsyncDisposable, AsyncIterable<Message> {
 
   #request: Request | (() => Request) | undefined;
   #topics: Topics | (() => Topics) | undefined;
-  #transport: Transport;
-  #machine: ProtocolMachine;
-  #onClose: (() => void) | undefined;
-  // The parts: the read loop's wake-up, what waits to be read, what waits
-  // to be written, the closing handshake's timers, pings and timers.
-  #wake = new Signal();
-  #inbox: Inbox;
-  #writer: Writer;
-  #closing: Closing;
-  #pings = new Pings();
-  #loop: ReadLoop;
-  #keepalive: Keepalive | undefined;
-  #idle: IdleTimer | undefined;
+  // The inbox, the writer, the read loop, the timers (see ConnParts).
+  #p: ConnParts;
   // Made on first use.
   #streams: MessageStreams | undefined;
   #sender: StreamSender | undefined;
   #readable: ReadableStream<Message> | undefined;
   #writable: WritableStream<Message> | undefined;
-  #closed: PromiseWithResolvers<CloseInfo> | undefined;
-  #closeInfoFinal: CloseInfo | undefined;
-  #done = false;
-  #aborted: unknown = undefined;
-  #closeRequested = false;
 
   /**
    * Wraps a transport whose opening handshake is done. Users get a `Conn`
@@ -173,9 +143,6 @@ export class Conn implements AsyncDisposable, AsyncIterable<Message> {
    * @param init The transport, the machine and what the handshake agreed.
    */
   constructor(init: ConnInit) {
-    const transport = this.#transport = init.transport;
-    const machine = this.#machine = init.machine;
-    this.#onClose = init.onClose;
     this.protocol = init.protocol ?? "";
     this.extensions = init.extensions ?? "";
     this.origin = init.origin ?? "";
@@ -183,59 +150,13 @@ export class Conn implements AsyncDisposable, AsyncIterable<Message> {
     this.#request = init.request;
     this.#topics = init.topics;
     this.version = init.version ?? "13";
-    this.localAddr = transport.localAddr;
-    this.remoteAddr = transport.remoteAddr;
+    this.localAddr = init.transport.localAddr;
+    this.remoteAddr = init.transport.remoteAddr;
     this.closeTimeout = init.closeTimeout ?? DEFAULT_CLOSE_TIMEOUT;
     this.readTimeout = init.readTimeout ?? 0;
     this.writeTimeout = init.writeTimeout ?? 0;
-    const wake = this.#wake;
-    const inbox = this.#inbox = new Inbox(
-      init.readBufferSize ?? DEFAULT_READ_BUFFER,
-      wake,
-      () => this.#closing.inboxEmptied(),
-    );
-    const writer = this.#writer = new Writer(
-      transport,
-      machine,
-      this,
-      inbox,
-      init.sendBufferSize ?? DEFAULT_SEND_BUFFER,
-    );
-    const closing = this.#closing = new Closing(
-      this,
-      transport,
-      machine,
-      inbox,
-      writer,
-      wake,
-    );
-    const idleTimeout = init.idleTimeout ?? 0;
-    const idle = idleTimeout > 0 ? new IdleTimer(idleTimeout, this) : undefined;
-    this.#idle = idle;
-    this.#loop = new ReadLoop({
-      owner: this,
-      transport,
-      machine,
-      inbox,
-      writer,
-      closing,
-      pings: this.#pings,
-      idle,
-      wake,
-      finish: () => this.#finish(),
-    });
-    if (init.head && init.head.length > 0) machine.receive(init.head);
-    this.#loop.run();
-    // A protocol without pings (the legacy drafts) has no keepalive.
-    const pingInterval = init.pingInterval ?? DEFAULT_PING_INTERVAL;
-    if (pingInterval > 0 && machine.canPing) {
-      this.#keepalive = new Keepalive(
-        this,
-        machine,
-        pingInterval,
-        init.pingTimeout ?? DEFAULT_PING_TIMEOUT,
-      );
-    }
+    this.#p = new ConnParts(this, init);
+    this.#p.start(this, init);
   }
 
   /** The upgrade request, on the server side (made on first use). */
@@ -252,15 +173,7 @@ export class Conn implements AsyncDisposable, AsyncIterable<Message> {
    * reads the same messages without a stream in between.
    */
   get readable(): ReadableStream<Message> {
-    return this.#readable ??= new ReadableStream<Message>({
-      pull: (controller) =>
-        this.#next().then(
-          (result) =>
-            result.done ? controller.close() : controller.enqueue(result.value),
-          (error) => controller.error(error),
-        ),
-      cancel: () => this.#stopReading(),
-    }, { highWaterMark: 0 });
+    return this.#readable ??= this.#p.reader.readable();
   }
 
   /**
@@ -278,11 +191,7 @@ export class Conn implements AsyncDisposable, AsyncIterable<Message> {
 
   /** Resolves with how the connection ended, once the transport is closed. */
   get closed(): Promise<CloseInfo> {
-    if (this.#closed === undefined) {
-      this.#closed = Promise.withResolvers<CloseInfo>();
-      if (this.#closeInfoFinal) this.#closed.resolve(this.#closeInfoFinal);
-    }
-    return this.#closed.promise;
+    return this.#p.ending.closed;
   }
 
   /**
@@ -290,7 +199,7 @@ export class Conn implements AsyncDisposable, AsyncIterable<Message> {
    * frame) and not yet written to the socket.
    */
   get bufferedAmount(): number {
-    return this.#writer.buffered;
+    return this.#p.writer.buffered;
   }
 
   /**
@@ -335,8 +244,9 @@ export class Conn implements AsyncDisposable, AsyncIterable<Message> {
     data: Message | PreparedMessage,
     options: SendOptions | undefined,
   ): Promise<void> {
-    this.#idle?.touch();
-    const machine = this.#machine;
+    const p = this.#p;
+    p.idle?.touch();
+    const machine = p.machine;
     try {
       this.#assertOpen();
       if (!(data instanceof PreparedMessage)) machine.send(data, options);
@@ -345,7 +255,7 @@ export class Conn implements AsyncDisposable, AsyncIterable<Message> {
     } catch (error) {
       return Promise.reject(error);
     }
-    return this.#writer.queued();
+    return p.writer.queued();
   }
 
   /**
@@ -383,7 +293,7 @@ export class Conn implements AsyncDisposable, AsyncIterable<Message> {
       | Iterable<Uint8Array | string>,
     options?: SendStreamOptions,
   ): Promise<void> {
-    if (this.#machine.sendPart === undefined) {
+    if (this.#p.machine.sendPart === undefined) {
       return Promise.reject(
         new TypeError(
           `Cannot send a stream: protocol version ${this.version} has no fragmented messages`,
@@ -400,10 +310,11 @@ export class Conn implements AsyncDisposable, AsyncIterable<Message> {
 
   // Queues one frame of a message from a stream, then waits for room.
   #sendPart(data: Uint8Array, options: SendPartOptions): Promise<void> {
-    this.#idle?.touch();
+    const p = this.#p;
+    p.idle?.touch();
     this.#assertOpen();
-    this.#machine.sendPart!(data, options);
-    return this.#writer.queued();
+    p.machine.sendPart!(data, options);
+    return p.writer.queued();
   }
 
   /**
@@ -421,10 +332,11 @@ export class Conn implements AsyncDisposable, AsyncIterable<Message> {
    * ```
    */
   flush(): Promise<void> {
-    if (!this.#done) return this.#writer.flush();
-    if (!this.#writer.lost) return Promise.resolve();
+    const p = this.#p;
+    if (!p.ending.done) return p.writer.flush();
+    if (!p.writer.lost) return Promise.resolve();
     return Promise.reject(
-      this.#closedError(
+      p.ending.error(
         "Cannot flush: connection closed before the data was written",
       ),
     );
@@ -461,7 +373,8 @@ export class Conn implements AsyncDisposable, AsyncIterable<Message> {
    * ```
    */
   nextMessage(): Promise<MessageStream | null> {
-    const machine = this.#machine;
+    const p = this.#p;
+    const machine = p.machine;
     if (machine.streamMessages === undefined) {
       return Promise.reject(
         new TypeError(
@@ -469,18 +382,11 @@ export class Conn implements AsyncDisposable, AsyncIterable<Message> {
         ),
       );
     }
-    if (!this.#inbox.streamed) {
-      this.#inbox.streamed = true;
+    if (!p.inbox.streamed) {
+      p.inbox.streamed = true;
       machine.streamMessages = true;
     }
-    this.#streams ??= new MessageStreams(this.#inbox, {
-      next: () => this.#next(true),
-      end: () => this.#end(),
-      closedError: () =>
-        this.#done
-          ? this.#closedError("Connection closed before the message ended")
-          : undefined,
-    });
+    this.#streams ??= new MessageStreams(p.inbox, p.reader, p.ending);
     return this.#streams.next();
   }
 
@@ -498,15 +404,16 @@ export class Conn implements AsyncDisposable, AsyncIterable<Message> {
    * ```
    */
   ping(data?: Uint8Array): Promise<number> {
-    const payload = this.#pings.payload(data);
+    const p = this.#p;
+    const payload = p.pings.payload(data);
     try {
       this.#assertOpen();
-      this.#machine.ping(payload);
+      p.machine.ping(payload);
     } catch (error) {
       return Promise.reject(error);
     }
-    const pong = this.#pings.track(payload);
-    this.#writer.enqueue();
+    const pong = p.pings.track(payload);
+    p.writer.enqueue();
     return pong;
   }
 
@@ -525,24 +432,25 @@ export class Conn implements AsyncDisposable, AsyncIterable<Message> {
    * ```
    */
   close(code: number = 1000, reason: string = ""): Promise<CloseInfo> {
-    const machine = this.#machine;
-    if (!this.#done && !machine.closeSent) {
+    const p = this.#p;
+    const machine = p.machine;
+    if (!p.ending.done && !machine.closeSent) {
       try {
         machine.close(code, reason);
       } catch (error) {
         return Promise.reject(error);
       }
-      this.#closeRequested = true;
-      this.#closing.start();
-      const flushed = this.#writer.settled();
+      p.ending.requested = true;
+      p.closing.start();
+      const flushed = p.writer.settled();
       if (machine.closesByHalfClose) {
         // No closing handshake (draft 75): our FIN, after whatever is
         // still queued, is the close, and the peer's FIN ends the read loop.
-        flushed.then(() => this.#closing.sendFin()).catch(() => {});
+        flushed.then(() => p.closing.sendFin()).catch(() => {});
       } else {
         flushed.catch(() => {});
       }
-      this.#wake.notify();
+      p.wake.notify();
     }
     return this.closed;
   }
@@ -559,10 +467,11 @@ export class Conn implements AsyncDisposable, AsyncIterable<Message> {
    * ```
    */
   abort(reason?: unknown): void {
-    if (this.#done) return;
-    this.#aborted = reason ??
+    const p = this.#p;
+    if (p.ending.done) return;
+    p.ending.aborted = reason ??
       new DOMException("Connection aborted", "AbortError");
-    this.#finish();
+    p.finish();
   }
 
   /**
@@ -571,13 +480,7 @@ export class Conn implements AsyncDisposable, AsyncIterable<Message> {
    * @returns An async iterator of messages.
    */
   [Symbol.asyncIterator](): AsyncIterator<Message> {
-    return {
-      next: () => this.#next(),
-      return: async () => {
-        await this.#stopReading();
-        return { value: undefined, done: true };
-      },
-    };
+    return this.#p.reader.iterator();
   }
 
   /** Closes the connection (see {@linkcode Conn.close}). */
@@ -646,86 +549,13 @@ export class Conn implements AsyncDisposable, AsyncIterable<Message> {
   }
 
   #assertOpen(): void {
-    if (this.#done || this.#machine.closeSent) {
+    const p = this.#p;
+    if (p.ending.done || p.machine.closeSent) {
       throw new ConnectionClosedError(
-        closeInfo(this.#machine, this.#aborted),
+        p.ending.info,
         "Cannot send: connection is closing",
       );
     }
-  }
-
-  // Why pending operations fail once the connection has ended.
-  #closedError(message?: string): ConnectionClosedError {
-    const machine = this.#machine;
-    return new ConnectionClosedError(
-      closeInfo(machine, this.#aborted),
-      message,
-      {
-        cause: machine.error ?? this.#aborted,
-      },
-    );
-  }
-
-  // The next received message; done after a normal close, a rejection
-  // with ConnectionClosedError after any other. Messages already received
-  // are handed out before the end is reported.
-  #next(streamed = false): Promise<IteratorResult<Message>> {
-    const inbox = this.#inbox;
-    if (inbox.streamed && !streamed) {
-      return Promise.reject(
-        new TypeError(
-          "Cannot read a whole message: the connection reads messages as streams",
-        ),
-      );
-    }
-    if (inbox.hasMessage) {
-      return Promise.resolve({ value: inbox.shift(), done: false });
-    }
-    if (this.#done) return this.#end();
-    return inbox.waitForMessage().then(() => this.#next());
-  }
-
-  #end(): Promise<IteratorResult<Message>> {
-    const inbox = this.#inbox;
-    const info = closeInfo(this.#machine, this.#aborted);
-    const normal = inbox.ended || endsNormally(info, this.#closeRequested);
-    inbox.ended = true;
-    if (normal) return Promise.resolve({ value: undefined, done: true });
-    return Promise.reject(this.#closedError());
-  }
-
-  // The application stopped reading (a cancelled stream, a `break` out of
-  // `for await`): the connection closes.
-  async #stopReading(): Promise<void> {
-    this.#inbox.ended = true;
-    await this.close();
-  }
-
-  // Closes the transport and settles everything, exactly once.
-  #finish(): void {
-    if (this.#done) return;
-    this.#done = true;
-    this.#closing.stop();
-    this.#keepalive?.stop();
-    this.#idle?.stop();
-    try {
-      this.#transport.close();
-    } catch {
-      // Already closed.
-    }
-    this.#onClose?.();
-    // Made only when someone waits: most connections end with nothing
-    // pending.
-    const error = this.#pings.pending || this.#writer.waiting
-      ? this.#closedError()
-      : undefined;
-    this.#pings.rejectAll(error);
-    this.#writer.stop(error);
-    this.#inbox.wakeReaders();
-    this.#loop.stop();
-    const info = closeInfo(this.#machine, this.#aborted);
-    this.#closeInfoFinal = info;
-    this.#closed?.resolve(info);
   }
 }
 

@@ -4,7 +4,6 @@
 // the application has been handed every message before it, and the whole
 // handshake is bounded by closeTimeout.
 
-import type { CloseInfo } from "../errors.ts";
 import type { ProtocolMachine } from "../protocol/machine.ts";
 import type { Transport } from "../conn.ts";
 import { cancel, Expiry, schedule } from "../_util/deadline.ts";
@@ -19,31 +18,6 @@ export interface ClosingOwner {
   readonly closeTimeout: number;
   /** Drops the connection. */
   abort(reason?: unknown): void;
-}
-
-/** How a connection ended, from what its machine saw. */
-export function closeInfo(
-  machine: ProtocolMachine,
-  aborted: unknown,
-): CloseInfo {
-  const received = machine.closeReceived;
-  return {
-    code: received?.code ?? 1006,
-    reason: received?.reason ?? "",
-    wasClean: aborted === undefined && received !== undefined &&
-      machine.closeSent,
-  };
-}
-
-/**
- * Whether the messages of a connection that ended so end normally (rather
- * than with an error): a clean close with a normal code, or one this end
- * asked for.
- */
-export function endsNormally(info: CloseInfo, requested: boolean): boolean {
-  return info.wasClean &&
-    (info.code === 1000 || info.code === 1001 || info.code === 1005 ||
-      requested);
 }
 
 /** The closing handshake's timers and FIN, for one connection. */

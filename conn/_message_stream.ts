@@ -4,7 +4,9 @@
 // stays unread.
 
 import type { Message } from "../protocol/machine.ts";
+import type { Ending } from "./_ending.ts";
 import type { Inbox } from "./_inbox.ts";
+import type { Reader } from "./_reader.ts";
 
 const encoder = new TextEncoder();
 
@@ -33,26 +35,23 @@ export interface MessageStream {
   text(): ReadableStream<string>;
 }
 
-/** What a {@linkcode MessageStreams} reads besides the inbox: its connection. */
-export interface StreamSource {
-  /** The next whole message (one waits in the inbox). */
-  next(): Promise<IteratorResult<Message>>;
-  /** The end: done after a normal close, a rejection otherwise. */
-  end(): Promise<IteratorResult<Message>>;
-  /** Undefined while the connection is open, else why a message broke off. */
-  closedError(): Error | undefined;
-}
-
 /** Hands out a connection's messages as streams, one at a time. */
 export class MessageStreams {
   #inbox: Inbox;
-  #source: StreamSource;
+  #reader: Reader;
+  #ending: Ending;
   // The stream of the message being read.
   #current: ReadableStreamDefaultController<Uint8Array> | undefined = undefined;
 
-  constructor(inbox: Inbox, source: StreamSource) {
+  /**
+   * @param inbox Where the pieces wait.
+   * @param reader Where whole messages come from.
+   * @param ending How the connection ended, once it has.
+   */
+  constructor(inbox: Inbox, reader: Reader, ending: Ending) {
     this.#inbox = inbox;
-    this.#source = source;
+    this.#reader = reader;
+    this.#ending = ending;
   }
 
   /**
@@ -74,7 +73,7 @@ export class MessageStreams {
     const inbox = this.#inbox;
     for (;;) {
       if (inbox.hasMessage) {
-        const whole = await this.#source.next();
+        const whole = await this.#reader.next(true);
         return wholeStream(whole.value as Message);
       }
       const part = inbox.nextPart;
@@ -82,8 +81,8 @@ export class MessageStreams {
       if (part !== undefined) {
         return messageStream(part.binary, this.#partStream());
       }
-      if (this.#source.closedError() !== undefined) {
-        const end = await this.#source.end();
+      if (this.#ending.done) {
+        const end = await this.#reader.end();
         if (end.done) return null;
       }
       await inbox.waitForMessage();
@@ -120,10 +119,11 @@ export class MessageStreams {
         if (part.data.length > 0 || part.fin) return;
         continue;
       }
-      const error = this.#source.closedError();
-      if (error !== undefined) {
+      if (this.#ending.done) {
         this.#current = undefined;
-        controller.error(error);
+        controller.error(
+          this.#ending.error("Connection closed before the message ended"),
+        );
         return;
       }
       await inbox.waitForMessage();

@@ -1,6 +1,6 @@
 import assert from "node:assert/strict";
 import type { Transport } from "../conn.ts";
-import { closeInfo, Closing, endsNormally } from "../conn/_closing.ts";
+import { Closing } from "../conn/_closing.ts";
 import { Inbox } from "../conn/_inbox.ts";
 import { Signal } from "../conn/_signal.ts";
 import type { Writer } from "../conn/_writer.ts";
@@ -52,23 +52,6 @@ function setup(closeTimeout = 10_000) {
     fins: () => fins,
   };
 }
-
-Deno.test("closeInfo() and endsNormally() say how a connection ended", () => {
-  const machine = {
-    closeReceived: { code: 1001, reason: "bye" },
-    closeSent: true,
-  } as unknown as ProtocolMachine;
-  const clean = closeInfo(machine, undefined);
-  assert.deepEqual(clean, { code: 1001, reason: "bye", wasClean: true });
-  assert.equal(closeInfo(machine, new Error("x")).wasClean, false);
-  const dropped = closeInfo({ closeSent: false } as ProtocolMachine, undefined);
-  assert.deepEqual(dropped, { code: 1006, reason: "", wasClean: false });
-  assert.equal(endsNormally(clean, false), true);
-  const policy = { code: 1008, reason: "", wasClean: true };
-  assert.equal(endsNormally(policy, false), false);
-  assert.equal(endsNormally(policy, true), true, "a close this end asked for");
-  assert.equal(endsNormally(dropped, true), false);
-});
 
 Deno.test("Closing answers the peer's close one macrotask later when nothing waits to be read", async () => {
   const { machine, closing, wake, enqueued } = setup();

@@ -1,33 +1,38 @@
 import assert from "node:assert/strict";
+import { Ending } from "../conn/_ending.ts";
 import { Inbox } from "../conn/_inbox.ts";
+import { Reader } from "../conn/_reader.ts";
+import { ConnectionClosedError } from "../errors.ts";
 import { MessageStreams, wholeStream } from "../conn/_message_stream.ts";
 import { Signal } from "../conn/_signal.ts";
-import type { MessagePart } from "../protocol/machine.ts";
+import type { MessagePart, ProtocolMachine } from "../protocol/machine.ts";
 
 function part(text: string, first: boolean, fin: boolean): MessagePart {
   const data = new TextEncoder().encode(text);
   return { type: "part", binary: false, data, first, fin };
 }
 
-// An inbox and a connection around it that the test ends.
+// An inbox, the reader of whole messages and the end of a connection that
+// the test ends, normally or not.
 function setup() {
+  const machine = {
+    closeReceived: undefined as { code: number; reason: string } | undefined,
+    closeSent: false,
+    error: undefined,
+  };
   const inbox = new Inbox(1 << 20, new Signal(), () => {});
-  let ended: Error | undefined;
-  let normal = true;
-  const streams = new MessageStreams(inbox, {
-    next: () => Promise.resolve({ value: inbox.shift(), done: false }),
-    end: () =>
-      normal
-        ? Promise.resolve({ value: undefined, done: true })
-        : Promise.reject(ended),
-    closedError: () => ended,
-  });
+  const ending = new Ending(machine as unknown as ProtocolMachine);
+  const reader = new Reader(inbox, ending, { close: () => Promise.resolve() });
+  const streams = new MessageStreams(inbox, reader, ending);
   return {
     inbox,
     streams,
-    end(error: Error, isNormal: boolean) {
-      ended = error;
-      normal = isNormal;
+    end(normal: boolean) {
+      if (normal) {
+        machine.closeReceived = { code: 1000, reason: "" };
+        machine.closeSent = true;
+      } else ending.aborted = new Error("dropped");
+      ending.settle();
       inbox.wakeReaders();
     },
   };
@@ -97,16 +102,23 @@ Deno.test("MessageStreams ends with null at a normal end, and errors a message c
   inbox.pushPart(part("a", true, false));
   const cut = (await streams.next())!;
   const reading = text(cut.stream);
-  const error = new Error("closed");
-  end(error, true);
-  await assert.rejects(reading, (e) => e === error);
+  end(true);
+  await assert.rejects(reading, (e) => {
+    assert.ok(e instanceof ConnectionClosedError);
+    assert.equal(e.message, "Connection closed before the message ended");
+    return true;
+  });
   assert.equal(await streams.next(), null);
 });
 
 Deno.test("MessageStreams rejects at an abnormal end", async () => {
   const { streams, end } = setup();
   const next = streams.next();
-  const error = new Error("dropped");
-  end(error, false);
-  await assert.rejects(next, (e) => e === error);
+  end(false);
+  await assert.rejects(next, (e) => {
+    assert.ok(e instanceof ConnectionClosedError);
+    assert.equal((e.cause as Error).message, "dropped");
+    assert.equal(e.code, 1006);
+    return true;
+  });
 });

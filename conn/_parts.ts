@@ -1,0 +1,136 @@
+// The parts of one connection, made and wired together in one place, and
+// stopped together, exactly once, when it ends.
+
+import type { Conn, Transport } from "../conn.ts";
+import type { ProtocolMachine } from "../protocol/machine.ts";
+import { Closing } from "./_closing.ts";
+import { Ending } from "./_ending.ts";
+import { Inbox } from "./_inbox.ts";
+import { Keepalive, Pings } from "./_keepalive.ts";
+import {
+  type ConnInit,
+  DEFAULT_PING_INTERVAL,
+  DEFAULT_PING_TIMEOUT,
+  DEFAULT_READ_BUFFER,
+  DEFAULT_SEND_BUFFER,
+} from "./_options.ts";
+import { ReadLoop } from "./_read_loop.ts";
+import { Reader } from "./_reader.ts";
+import { Signal } from "./_signal.ts";
+import { IdleTimer } from "./_timeouts.ts";
+import { Writer } from "./_writer.ts";
+
+/** Everything a {@linkcode Conn} is made of besides its public fields. */
+export class ConnParts {
+  readonly transport: Transport;
+  readonly machine: ProtocolMachine;
+  /** The read loop's wake-up: room in the inbox, a close frame to send. */
+  readonly wake: Signal = new Signal();
+  readonly ending: Ending;
+  readonly inbox: Inbox;
+  readonly reader: Reader;
+  readonly writer: Writer;
+  readonly closing: Closing;
+  readonly pings: Pings = new Pings();
+  readonly loop: ReadLoop;
+  readonly idle: IdleTimer | undefined;
+  keepalive: Keepalive | undefined = undefined;
+  #onClose: (() => void) | undefined;
+
+  /**
+   * @param conn The connection, whose settings (closeTimeout, readTimeout,
+   * writeTimeout) are read as they are when needed, and whose public
+   * methods the timers call (ping, close, abort).
+   * @param init What it is made of.
+   */
+  constructor(conn: Conn, init: ConnInit) {
+    const transport = this.transport = init.transport;
+    const machine = this.machine = init.machine;
+    const wake = this.wake;
+    this.#onClose = init.onClose;
+    const ending = this.ending = new Ending(machine);
+    const inbox = this.inbox = new Inbox(
+      init.readBufferSize ?? DEFAULT_READ_BUFFER,
+      wake,
+      () => this.closing.inboxEmptied(),
+    );
+    this.reader = new Reader(inbox, ending, conn);
+    const sendBuffer = init.sendBufferSize ?? DEFAULT_SEND_BUFFER;
+    const writer = this.writer = new Writer(
+      transport,
+      machine,
+      conn,
+      inbox,
+      sendBuffer,
+    );
+    const closing = this.closing = new Closing(
+      conn,
+      transport,
+      machine,
+      inbox,
+      writer,
+      wake,
+    );
+    const idleTimeout = init.idleTimeout ?? 0;
+    const idle = this.idle = idleTimeout > 0
+      ? new IdleTimer(idleTimeout, conn)
+      : undefined;
+    const pings = this.pings;
+    const finish = () => this.finish();
+    this.loop = new ReadLoop(
+      {
+        owner: conn,
+        transport,
+        machine,
+        inbox,
+        writer,
+        closing,
+        pings,
+        idle,
+        wake,
+        finish,
+      },
+    );
+  }
+
+  /**
+   * Feeds the machine the bytes that followed the handshake, starts the
+   * read loop and the keepalive (a protocol without pings, as the legacy
+   * drafts, has none).
+   */
+  start(conn: Conn, init: ConnInit): void {
+    const machine = this.machine;
+    if (init.head && init.head.length > 0) machine.receive(init.head);
+    this.loop.run();
+    const interval = init.pingInterval ?? DEFAULT_PING_INTERVAL;
+    if (interval <= 0 || !machine.canPing) return;
+    const timeout = init.pingTimeout ?? DEFAULT_PING_TIMEOUT;
+    this.keepalive = new Keepalive(conn, machine, interval, timeout);
+  }
+
+  /** Closes the transport and settles everything, exactly once. */
+  finish(): void {
+    const ending = this.ending;
+    if (ending.done) return;
+    ending.done = true;
+    this.closing.stop();
+    this.keepalive?.stop();
+    this.idle?.stop();
+    try {
+      this.transport.close();
+    } catch {
+      // Already closed.
+    }
+    this.#onClose?.();
+    // Made only when someone waits: most connections end with nothing
+    // pending.
+    const error = this.pings.pending || this.writer.waiting
+      ? ending.error()
+      : undefined;
+    this.pings.rejectAll(error);
+    this.writer.stop(error);
+    this.inbox.wakeReaders();
+    this.loop.stop();
+    ending.settle();
+  }
+}
