@@ -3,6 +3,8 @@
 // and the connection (the server owns those), a `date`, and the framing
 // fields, written into a reused buffer when they fit.
 
+import { hasToken } from "../handshake.ts";
+
 /** Whether a response to `method` with `status` carries no body. */
 export function responseHasNoBody(method: string, status: number): boolean {
   return method === "HEAD" || status < 200 || status === 204 ||
@@ -90,26 +92,19 @@ export class ResponseFields {
   date = false;
 
   constructor(headers: Headers) {
+    let connection = false;
     // forEach walks the fields without the iterator protocol's objects.
     headers.forEach((value, name) => {
       if (OWN.has(name)) {
         if (name === "content-length") this.contentLength = value;
-        else if (name === "connection") {
-          this.close = valueHasToken(value, "close");
-        }
+        else if (name === "connection") connection = true;
         return;
       }
       if (name === "date") this.date = true;
       this.lines += `${name}: ${value}\r\n`;
     });
+    if (connection) this.close = hasToken(headers, "connection", "close");
   }
-}
-
-function valueHasToken(value: string, token: string): boolean {
-  for (const part of value.split(",")) {
-    if (part.trim().toLowerCase() === token) return true;
-  }
-  return false;
 }
 
 /**
