@@ -20,14 +20,24 @@ export interface ClosingOwner {
   abort(reason?: unknown): void;
 }
 
+/** What a {@linkcode Closing} works with: the connection's other parts. */
+export interface ClosingParts {
+  /** Where FIN goes. */
+  readonly transport: Transport;
+  /** What sends the close frame. */
+  readonly machine: ProtocolMachine;
+  /** The messages the application has yet to read. */
+  readonly inbox: Inbox;
+  /** What writes the close frame. */
+  readonly writer: Writer;
+  /** The read loop's signal, for when the close frame is sent. */
+  readonly wake: Signal;
+}
+
 /** The closing handshake's timers and FIN, for one connection. */
 export class Closing {
   #owner: ClosingOwner;
-  #transport: Transport;
-  #machine: ProtocolMachine;
-  #inbox: Inbox;
-  #writer: Writer;
-  #wake: Signal;
+  #parts: ClosingParts;
   #timer: Expiry | undefined = undefined;
   // The close echo's timer: an immediate (one macrotask) once drained,
   // a timeout while messages wait.
@@ -41,26 +51,11 @@ export class Closing {
 
   /**
    * @param owner The connection, for its close timeout and to drop it.
-   * @param transport Where FIN goes.
-   * @param machine What sends the close frame.
-   * @param inbox The messages the application has yet to read.
-   * @param writer What writes the close frame.
-   * @param wake The read loop's signal, for when the close frame is sent.
+   * @param parts Its other parts, looked up as they are needed.
    */
-  constructor(
-    owner: ClosingOwner,
-    transport: Transport,
-    machine: ProtocolMachine,
-    inbox: Inbox,
-    writer: Writer,
-    wake: Signal,
-  ) {
+  constructor(owner: ClosingOwner, parts: ClosingParts) {
     this.#owner = owner;
-    this.#transport = transport;
-    this.#machine = machine;
-    this.#inbox = inbox;
-    this.#writer = writer;
-    this.#wake = wake;
+    this.#parts = parts;
   }
 
   /** Whether a close echo waits for its time. */
@@ -91,12 +86,12 @@ export class Closing {
    * reader that does not drain them delays the answer at most a second.
    */
   scheduleEcho(): void {
-    const machine = this.#machine;
+    const machine = this.#parts.machine;
     const pending = machine.closeReceived !== undefined ||
       machine.error !== undefined;
     if (!pending || machine.closeSent || this.#stopped) return;
     this.#cancelEcho();
-    const drained = this.#inbox.drained;
+    const drained = this.#parts.inbox.drained;
     this.#echoImmediate = drained;
     this.#echo = drained ? setImmediate(() => this.#echoClose()) : setTimeout(
       () => this.#echoClose(),
@@ -113,7 +108,7 @@ export class Closing {
   sendFin(): Promise<void> {
     if (this.#finSent) return Promise.resolve();
     this.#finSent = true;
-    return this.#transport.closeWrite?.() ?? Promise.resolve();
+    return this.#parts.transport.closeWrite?.() ?? Promise.resolve();
   }
 
   /** Clears every timer for good. */
@@ -134,9 +129,10 @@ export class Closing {
 
   #echoClose(): void {
     this.#echo = undefined;
-    if (this.#stopped || this.#machine.closeSent) return;
-    this.#machine.close();
-    this.#writer.enqueue();
-    this.#wake.notify();
+    const { machine, writer, wake } = this.#parts;
+    if (this.#stopped || machine.closeSent) return;
+    machine.close();
+    writer.enqueue();
+    wake.notify();
   }
 }

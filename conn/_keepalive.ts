@@ -70,6 +70,14 @@ export interface Pingable {
   abort(reason?: unknown): void;
 }
 
+/** The keepalive's timing, in milliseconds. */
+export interface KeepaliveTimes {
+  /** From a pong (or the start) to the next ping. */
+  interval: number;
+  /** How long a ping may wait for its pong. */
+  timeout: number;
+}
+
 /**
  * Pings every `interval` milliseconds and drops the connection when a pong
  * takes longer than `timeout`: it detects a peer that vanished without
@@ -80,27 +88,23 @@ export interface Pingable {
 export class Keepalive {
   #target: Pingable;
   #machine: { readonly state: ProtocolState };
-  #interval: number;
-  #timeout: number;
+  #times: KeepaliveTimes;
   #expiry = new Expiry();
   #stopped = false;
 
   /**
    * @param target The connection.
    * @param machine Its protocol machine: pings go only while it is open.
-   * @param interval Milliseconds between a pong and the next ping.
-   * @param timeout Milliseconds a ping may wait for its pong.
+   * @param times How often to ping, and how long a pong may take.
    */
   constructor(
     target: Pingable,
     machine: { readonly state: ProtocolState },
-    interval: number,
-    timeout: number,
+    times: KeepaliveTimes,
   ) {
     this.#target = target;
     this.#machine = machine;
-    this.#interval = interval;
-    this.#timeout = timeout;
+    this.#times = times;
     this.#schedule();
   }
 
@@ -115,7 +119,7 @@ export class Keepalive {
     if (this.#stopped) return;
     const expiry = this.#expiry;
     expiry.fire = () => this.#ping();
-    schedule(expiry, this.#interval);
+    schedule(expiry, this.#times.interval);
   }
 
   #ping(): void {
@@ -124,7 +128,7 @@ export class Keepalive {
     const pong = this.#target.ping();
     const expiry = this.#expiry;
     expiry.fire = () => this.#target.abort(timeoutError("Keepalive ping"));
-    schedule(expiry, this.#timeout);
+    schedule(expiry, this.#times.timeout);
     pong.then(() => {
       cancel(expiry);
       this.#schedule();

@@ -63,14 +63,7 @@ export class ConnParts {
       inbox,
       sendBuffer,
     );
-    const closing = this.closing = new Closing(
-      conn,
-      transport,
-      machine,
-      inbox,
-      writer,
-      wake,
-    );
+    const closing = this.closing = new Closing(conn, this);
     const idleTimeout = init.idleTimeout ?? 0;
     const idle = this.idle = idleTimeout > 0
       ? new IdleTimer(idleTimeout, conn)
@@ -105,7 +98,7 @@ export class ConnParts {
     const interval = init.pingInterval ?? DEFAULT_PING_INTERVAL;
     if (interval <= 0 || !machine.canPing) return;
     const timeout = init.pingTimeout ?? DEFAULT_PING_TIMEOUT;
-    this.keepalive = new Keepalive(conn, machine, interval, timeout);
+    this.keepalive = new Keepalive(conn, machine, { interval, timeout });
   }
 
   /** Closes the transport and settles everything, exactly once. */

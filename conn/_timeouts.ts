@@ -16,11 +16,11 @@ export function withTimeout<T>(
   ms: number,
   what: string,
 ): Promise<T> {
-  let timer: ReturnType<typeof setTimeout> | undefined;
-  const timeout = new Promise<never>((_, reject) => {
-    timer = setTimeout(() => reject(timeoutError(what)), ms);
-  });
-  return Promise.race([promise, timeout]).finally(() => clearTimeout(timer));
+  const late = Promise.withResolvers<never>();
+  const timer = setTimeout(() => late.reject(timeoutError(what)), ms);
+  return Promise.race([promise, late.promise]).finally(() =>
+    clearTimeout(timer)
+  );
 }
 
 /** What an {@linkcode IdleTimer} closes. */

@@ -36,11 +36,13 @@ function setup(closeTimeout = 10_000) {
   } as unknown as Transport;
   const closing = new Closing(
     { closeTimeout, abort: (reason) => aborted.resolve(reason) },
-    transport,
-    machine as unknown as ProtocolMachine,
-    inbox,
-    { enqueue: () => enqueued++ } as unknown as Writer,
-    wake,
+    {
+      transport,
+      machine: machine as unknown as ProtocolMachine,
+      inbox,
+      writer: { enqueue: () => enqueued++ } as unknown as Writer,
+      wake,
+    },
   );
   return {
     machine,

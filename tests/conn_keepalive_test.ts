@@ -51,7 +51,7 @@ class FakeConn {
 
 Deno.test("Keepalive pings after the interval, again after each pong, and drops a peer whose pong is late", async () => {
   const conn = new FakeConn();
-  const keepalive = new Keepalive(conn, conn, 5, 5);
+  const keepalive = new Keepalive(conn, conn, { interval: 5, timeout: 5 });
   await conn.pinged.promise;
   conn.pinged = Promise.withResolvers();
   conn.pings[0].resolve(1);
@@ -67,10 +67,10 @@ Deno.test("Keepalive pings after the interval, again after each pong, and drops 
 Deno.test("Keepalive sends no ping once the machine is closing, and stop() clears its timer", async () => {
   const closing = new FakeConn();
   closing.state = "closing";
-  const quiet = new Keepalive(closing, closing, 3, 3);
+  const quiet = new Keepalive(closing, closing, { interval: 3, timeout: 3 });
   // Same duration, armed later: one timer list fires them in order.
   const open = new FakeConn();
-  const marker = new Keepalive(open, open, 3, 3);
+  const marker = new Keepalive(open, open, { interval: 3, timeout: 3 });
   await open.pinged.promise;
   assert.equal(closing.pings.length, 0);
   quiet.stop();

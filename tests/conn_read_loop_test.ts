@@ -67,7 +67,8 @@ function setup(readBufferSize = 1 << 16, readTimeout = 0) {
     },
   };
   const writer = new Writer(transport, machine, owner, inbox, 1 << 16);
-  const closing = new Closing(owner, transport, machine, inbox, writer, wake);
+  const parts = { transport, machine, inbox, writer, wake };
+  const closing = new Closing(owner, parts);
   const pings = new Pings();
   const stop = () => {
     closing.stop();
@@ -76,15 +77,11 @@ function setup(readBufferSize = 1 << 16, readTimeout = 0) {
     transport.close();
   };
   const loop = new ReadLoop({
+    ...parts,
     owner,
-    transport,
-    machine,
-    inbox,
-    writer,
     closing,
     pings,
     idle: undefined,
-    wake,
     finish: () => {
       stop();
       finished.resolve();
