@@ -586,6 +586,32 @@ Deno.test("dial() opens its stream through connect: a Unix socket", async () => 
   await Deno.remove(dir, { recursive: true });
 });
 
+Deno.test("dial() through connect reaches serve({ listener }) on a Unix socket", async () => {
+  const dir = await Deno.makeTempDir();
+  const path = `${dir}/serve.sock`;
+  const server = serve({
+    listener: Deno.listen({ transport: "unix", path }),
+    onListen() {},
+  }, echo);
+  try {
+    const conn = await dial("ws://localhost/over-unix", {
+      proxy: false,
+      connect: () => Deno.connect({ transport: "unix", path }),
+    });
+    await conn.send("over unix");
+    for await (const message of conn) {
+      assert.equal(message, "over unix");
+      break;
+    }
+    // The echo came from the handler, which runs once the server listed it.
+    assert.equal(server.connections.size, 1);
+    await conn.close();
+  } finally {
+    await server.shutdown();
+    await Deno.remove(dir, { recursive: true });
+  }
+});
+
 Deno.test("dial() fails with the connector's error, and closes a late transport", async () => {
   const controller = new AbortController();
   const [client] = memoryPair();
