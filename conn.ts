@@ -15,18 +15,13 @@
  * @module
  */
 
-import {
-  type CloseInfo,
-  ConnectionClosedError,
-  type ProtocolError,
-} from "./errors.ts";
+import type { CloseInfo, ProtocolError } from "./errors.ts";
 import type {
   Message,
   ProtocolVersion,
   SendOptions,
-  SendPartOptions,
 } from "./protocol/machine.ts";
-import { PreparedMessage } from "./fanout/prepared.ts";
+import type { PreparedMessage } from "./fanout/prepared.ts";
 import type { Topics } from "./fanout/topics.ts";
 import { type MessageStream, MessageStreams } from "./conn/_message_stream.ts";
 import { type ConnInit, DEFAULT_CLOSE_TIMEOUT } from "./conn/_options.ts";
@@ -237,25 +232,7 @@ export class Conn implements AsyncDisposable, AsyncIterable<Message> {
     if (sender !== undefined && sender.busy) {
       return sender.sendAfter(data, options);
     }
-    return this.#sendNow(data, options);
-  }
-
-  #sendNow(
-    data: Message | PreparedMessage,
-    options: SendOptions | undefined,
-  ): Promise<void> {
-    const p = this.#p;
-    p.idle?.touch();
-    const machine = p.machine;
-    try {
-      this.#assertOpen();
-      if (!(data instanceof PreparedMessage)) machine.send(data, options);
-      else if (machine.sendPrepared) machine.sendPrepared(data, options);
-      else machine.send(data.data, options);
-    } catch (error) {
-      return Promise.reject(error);
-    }
-    return p.writer.queued();
+    return this.#p.outgoing.send(data, options);
   }
 
   /**
@@ -300,21 +277,8 @@ export class Conn implements AsyncDisposable, AsyncIterable<Message> {
         ),
       );
     }
-    this.#sender ??= new StreamSender({
-      send: (data, options) => this.#sendNow(data, options),
-      sendPart: (data, options) => this.#sendPart(data, options),
-      close: (code, reason) => this.close(code, reason),
-    });
+    this.#sender ??= new StreamSender(this.#p.outgoing, this);
     return this.#sender.sendStream(source, options);
-  }
-
-  // Queues one frame of a message from a stream, then waits for room.
-  #sendPart(data: Uint8Array, options: SendPartOptions): Promise<void> {
-    const p = this.#p;
-    p.idle?.touch();
-    this.#assertOpen();
-    p.machine.sendPart!(data, options);
-    return p.writer.queued();
   }
 
   /**
@@ -332,14 +296,7 @@ export class Conn implements AsyncDisposable, AsyncIterable<Message> {
    * ```
    */
   flush(): Promise<void> {
-    const p = this.#p;
-    if (!p.ending.done) return p.writer.flush();
-    if (!p.writer.lost) return Promise.resolve();
-    return Promise.reject(
-      p.ending.error(
-        "Cannot flush: connection closed before the data was written",
-      ),
-    );
+    return this.#p.outgoing.flush();
   }
 
   /**
@@ -374,20 +331,14 @@ export class Conn implements AsyncDisposable, AsyncIterable<Message> {
    */
   nextMessage(): Promise<MessageStream | null> {
     const p = this.#p;
-    const machine = p.machine;
-    if (machine.streamMessages === undefined) {
+    if (p.machine.streamMessages === undefined) {
       return Promise.reject(
         new TypeError(
           `Cannot read a message as a stream: protocol version ${this.version} has no fragmented messages`,
         ),
       );
     }
-    if (!p.inbox.streamed) {
-      p.inbox.streamed = true;
-      machine.streamMessages = true;
-    }
-    this.#streams ??= new MessageStreams(p.inbox, p.reader, p.ending);
-    return this.#streams.next();
+    return (this.#streams ??= new MessageStreams(p)).next();
   }
 
   /**
@@ -404,17 +355,7 @@ export class Conn implements AsyncDisposable, AsyncIterable<Message> {
    * ```
    */
   ping(data?: Uint8Array): Promise<number> {
-    const p = this.#p;
-    const payload = p.pings.payload(data);
-    try {
-      this.#assertOpen();
-      p.machine.ping(payload);
-    } catch (error) {
-      return Promise.reject(error);
-    }
-    const pong = p.pings.track(payload);
-    p.writer.enqueue();
-    return pong;
+    return this.#p.outgoing.ping(data);
   }
 
   /**
@@ -433,24 +374,12 @@ export class Conn implements AsyncDisposable, AsyncIterable<Message> {
    */
   close(code: number = 1000, reason: string = ""): Promise<CloseInfo> {
     const p = this.#p;
-    const machine = p.machine;
-    if (!p.ending.done && !machine.closeSent) {
+    if (!p.ending.done && !p.machine.closeSent) {
       try {
-        machine.close(code, reason);
+        p.closing.begin(code, reason);
       } catch (error) {
         return Promise.reject(error);
       }
-      p.ending.requested = true;
-      p.closing.start();
-      const flushed = p.writer.settled();
-      if (machine.closesByHalfClose) {
-        // No closing handshake (draft 75): our FIN, after whatever is
-        // still queued, is the close, and the peer's FIN ends the read loop.
-        flushed.then(() => p.closing.sendFin()).catch(() => {});
-      } else {
-        flushed.catch(() => {});
-      }
-      p.wake.notify();
     }
     return this.closed;
   }
@@ -467,11 +396,9 @@ export class Conn implements AsyncDisposable, AsyncIterable<Message> {
    * ```
    */
   abort(reason?: unknown): void {
-    const p = this.#p;
-    if (p.ending.done) return;
-    p.ending.aborted = reason ??
-      new DOMException("Connection aborted", "AbortError");
-    p.finish();
+    this.#p.abort(
+      reason ?? new DOMException("Connection aborted", "AbortError"),
+    );
   }
 
   /**
@@ -546,16 +473,6 @@ export class Conn implements AsyncDisposable, AsyncIterable<Message> {
     }
     if (typeof topics !== "function") return topics;
     return this.#topics = topics();
-  }
-
-  #assertOpen(): void {
-    const p = this.#p;
-    if (p.ending.done || p.machine.closeSent) {
-      throw new ConnectionClosedError(
-        p.ending.info,
-        "Cannot send: connection is closing",
-      );
-    }
   }
 }
 

@@ -7,6 +7,7 @@
 import type { ProtocolMachine } from "../protocol/machine.ts";
 import type { Transport } from "../conn.ts";
 import { cancel, Expiry, schedule } from "../_util/deadline.ts";
+import type { Ending } from "./_ending.ts";
 import type { Inbox } from "./_inbox.ts";
 import type { Signal } from "./_signal.ts";
 import { timeoutError } from "./_timeouts.ts";
@@ -32,6 +33,8 @@ export interface ClosingParts {
   readonly writer: Writer;
   /** The read loop's signal, for when the close frame is sent. */
   readonly wake: Signal;
+  /** Where it is noted that this end asked for the close. */
+  readonly ending: Ending;
 }
 
 /** The closing handshake's timers and FIN, for one connection. */
@@ -74,6 +77,27 @@ export class Closing {
     const timer = this.#timer = new Expiry();
     timer.fire = () => this.#owner.abort(timeoutError("Closing handshake"));
     schedule(timer, this.#owner.closeTimeout);
+  }
+
+  /**
+   * Starts the closing handshake from this end: the close frame, after
+   * whatever is queued, and the timer that bounds the handshake. Throws
+   * `RangeError` for a code or reason the RFC forbids.
+   */
+  begin(code: number, reason: string): void {
+    const { machine, ending, writer, wake } = this.#parts;
+    machine.close(code, reason);
+    ending.requested = true;
+    this.start();
+    const flushed = writer.settled();
+    if (machine.closesByHalfClose) {
+      // No closing handshake (draft 75): our FIN, after whatever is
+      // still queued, is the close, and the peer's FIN ends the read loop.
+      flushed.then(() => this.sendFin()).catch(() => {});
+    } else {
+      flushed.catch(() => {});
+    }
+    wake.notify();
   }
 
   /**

@@ -3,7 +3,7 @@
 // the inbox holds; while it does not read, the inbox fills and the socket
 // stays unread.
 
-import type { Message } from "../protocol/machine.ts";
+import type { Message, ProtocolMachine } from "../protocol/machine.ts";
 import type { Ending } from "./_ending.ts";
 import type { Inbox } from "./_inbox.ts";
 import type { Reader } from "./_reader.ts";
@@ -35,6 +35,14 @@ export interface MessageStream {
   text(): ReadableStream<string>;
 }
 
+/** What a {@linkcode MessageStreams} reads from. */
+export interface MessageStreamParts {
+  readonly inbox: Inbox;
+  readonly reader: Reader;
+  readonly ending: Ending;
+  readonly machine: ProtocolMachine;
+}
+
 /** Hands out a connection's messages as streams, one at a time. */
 export class MessageStreams {
   #inbox: Inbox;
@@ -44,14 +52,18 @@ export class MessageStreams {
   #current: ReadableStreamDefaultController<Uint8Array> | undefined = undefined;
 
   /**
-   * @param inbox Where the pieces wait.
-   * @param reader Where whole messages come from.
-   * @param ending How the connection ended, once it has.
+   * Switches the connection to reading messages as streams, for good: from
+   * the next message the machine begins, it hands out pieces.
+   *
+   * @param parts The connection's inbox, its reader of whole messages (for
+   * those already received), how it ended, and its machine.
    */
-  constructor(inbox: Inbox, reader: Reader, ending: Ending) {
-    this.#inbox = inbox;
-    this.#reader = reader;
-    this.#ending = ending;
+  constructor(parts: MessageStreamParts) {
+    this.#inbox = parts.inbox;
+    this.#reader = parts.reader;
+    this.#ending = parts.ending;
+    parts.inbox.streamed = true;
+    parts.machine.streamMessages = true;
   }
 
   /**

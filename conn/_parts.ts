@@ -14,6 +14,7 @@ import {
   DEFAULT_READ_BUFFER,
   DEFAULT_SEND_BUFFER,
 } from "./_options.ts";
+import { Outgoing } from "./_outgoing.ts";
 import { ReadLoop } from "./_read_loop.ts";
 import { Reader } from "./_reader.ts";
 import { Signal } from "./_signal.ts";
@@ -34,6 +35,7 @@ export class ConnParts {
   readonly pings: Pings = new Pings();
   readonly loop: ReadLoop;
   readonly idle: IdleTimer | undefined;
+  readonly outgoing: Outgoing;
   keepalive: Keepalive | undefined = undefined;
   #onClose: (() => void) | undefined;
 
@@ -68,6 +70,7 @@ export class ConnParts {
     const idle = this.idle = idleTimeout > 0
       ? new IdleTimer(idleTimeout, conn)
       : undefined;
+    this.outgoing = new Outgoing(this);
     const pings = this.pings;
     const finish = () => this.finish();
     this.loop = new ReadLoop(
@@ -99,6 +102,13 @@ export class ConnParts {
     if (interval <= 0 || !machine.canPing) return;
     const timeout = init.pingTimeout ?? DEFAULT_PING_TIMEOUT;
     this.keepalive = new Keepalive(conn, machine, { interval, timeout });
+  }
+
+  /** Drops the connection now, for `reason`. */
+  abort(reason: unknown): void {
+    if (this.ending.done) return;
+    this.ending.aborted = reason;
+    this.finish();
   }
 
   /** Closes the transport and settles everything, exactly once. */

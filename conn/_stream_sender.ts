@@ -30,25 +30,34 @@ export type StreamSource =
   | AsyncIterable<Uint8Array | string>
   | Iterable<Uint8Array | string>;
 
-/** Where a {@linkcode StreamSender} sends: its connection. */
+/** Where a {@linkcode StreamSender} sends: the connection's send path. */
 export interface SendSink {
-  /** Sends a whole message now (the connection's send path). */
+  /** Sends a whole message now. */
   send(data: Message | PreparedMessage, options?: SendOptions): Promise<void>;
   /** Queues one frame, then waits for room. */
   sendPart(data: Uint8Array, options: SendPartOptions): Promise<void>;
-  /** Closes the connection (a message begun cannot be ended). */
+}
+
+/** What a {@linkcode StreamSender} closes when a message cannot be ended. */
+export interface SendOwner {
   close(code: number, reason: string): Promise<unknown>;
 }
 
 /** Sends messages from streams, and keeps other sends behind them. */
 export class StreamSender {
   #sink: SendSink;
+  #owner: SendOwner;
   // The end of the sends waiting behind a message sent from a stream,
   // defined while there are any.
   #ordered: Promise<void> | undefined = undefined;
 
-  constructor(sink: SendSink) {
+  /**
+   * @param sink The connection's send path.
+   * @param owner The connection.
+   */
+  constructor(sink: SendSink, owner: SendOwner) {
     this.#sink = sink;
+    this.#owner = owner;
   }
 
   /** Whether sends must wait behind a message sent from a stream. */
@@ -127,7 +136,9 @@ export class StreamSender {
       });
     } catch (error) {
       // A message begun and not ended would hold the connection for good.
-      if (!first) sink.close(1011, "Message source failed").catch(() => {});
+      if (!first) {
+        this.#owner.close(1011, "Message source failed").catch(() => {});
+      }
       throw error;
     }
   }

@@ -1,6 +1,7 @@
 import assert from "node:assert/strict";
 import type { Transport } from "../conn.ts";
 import { Closing } from "../conn/_closing.ts";
+import { Ending } from "../conn/_ending.ts";
 import { Inbox } from "../conn/_inbox.ts";
 import { Signal } from "../conn/_signal.ts";
 import type { Writer } from "../conn/_writer.ts";
@@ -8,6 +9,7 @@ import type { ProtocolMachine } from "../protocol/machine.ts";
 
 // A machine that got the peer's close frame and answers it when told.
 class FakeMachine {
+  closesByHalfClose = false;
   closeReceived: { code: number; reason: string } | undefined = {
     code: 1000,
     reason: "",
@@ -15,7 +17,8 @@ class FakeMachine {
   error = undefined;
   closeSent = false;
   closes = 0;
-  close(): void {
+  close(code?: number): void {
+    if (code !== undefined && code < 1000) throw new RangeError("Bad code");
     this.closes++;
     this.closeSent = true;
   }
@@ -34,18 +37,24 @@ function setup(closeTimeout = 10_000) {
       return Promise.resolve();
     },
   } as unknown as Transport;
+  const ending = new Ending(machine as unknown as ProtocolMachine);
   const closing = new Closing(
     { closeTimeout, abort: (reason) => aborted.resolve(reason) },
     {
       transport,
       machine: machine as unknown as ProtocolMachine,
       inbox,
-      writer: { enqueue: () => enqueued++ } as unknown as Writer,
+      writer: {
+        enqueue: () => enqueued++,
+        settled: () => Promise.resolve(),
+      } as unknown as Writer,
       wake,
+      ending,
     },
   );
   return {
     machine,
+    ending,
     inbox,
     closing,
     wake,
@@ -118,4 +127,27 @@ Deno.test("Closing.sendFin() closes the write direction once", async () => {
   await closing.sendFin();
   await closing.sendFin();
   assert.equal(fins(), 1);
+});
+
+Deno.test("Closing.begin() sends the close frame, notes who asked and bounds the handshake", async () => {
+  const { machine, ending, closing, wake, aborted } = setup(5);
+  const woken = wake.wait();
+  assert.throws(() => closing.begin(999, ""), RangeError);
+  assert.equal(ending.requested, false);
+  closing.begin(1000, "");
+  assert.equal(machine.closes, 1);
+  assert.equal(ending.requested, true);
+  await woken;
+  assert.ok(await aborted instanceof DOMException, "closeTimeout applies");
+  closing.stop();
+});
+
+Deno.test("Closing.begin() sends FIN after what is queued where closing is a half-close", async () => {
+  const { machine, closing, fins } = setup();
+  machine.closesByHalfClose = true;
+  closing.begin(1000, "");
+  await Promise.resolve();
+  await Promise.resolve();
+  assert.equal(fins(), 1);
+  closing.stop();
 });

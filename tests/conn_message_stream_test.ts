@@ -23,7 +23,12 @@ function setup() {
   const inbox = new Inbox(1 << 20, new Signal(), () => {});
   const ending = new Ending(machine as unknown as ProtocolMachine);
   const reader = new Reader(inbox, ending, { close: () => Promise.resolve() });
-  const streams = new MessageStreams(inbox, reader, ending);
+  const streams = new MessageStreams({
+    inbox,
+    reader,
+    ending,
+    machine: machine as unknown as ProtocolMachine,
+  });
   return {
     inbox,
     streams,

@@ -1,6 +1,7 @@
 import assert from "node:assert/strict";
 import type { Transport } from "../conn.ts";
 import { Closing } from "../conn/_closing.ts";
+import { Ending } from "../conn/_ending.ts";
 import { Inbox } from "../conn/_inbox.ts";
 import { Pings } from "../conn/_keepalive.ts";
 import { ReadLoop } from "../conn/_read_loop.ts";
@@ -67,7 +68,8 @@ function setup(readBufferSize = 1 << 16, readTimeout = 0) {
     },
   };
   const writer = new Writer(transport, machine, owner, inbox, 1 << 16);
-  const parts = { transport, machine, inbox, writer, wake };
+  const ending = new Ending(machine);
+  const parts = { transport, machine, inbox, writer, wake, ending };
   const closing = new Closing(owner, parts);
   const pings = new Pings();
   const stop = () => {

@@ -36,7 +36,7 @@ function sink() {
 
 Deno.test("StreamSender sends one frame per chunk and an empty final frame", async () => {
   const to = sink();
-  const sender = new StreamSender(to);
+  const sender = new StreamSender(to, to);
   await sender.sendStream(["ab", "c"], { compress: false });
   assert.deepEqual(to.sent, [
     {
@@ -56,7 +56,7 @@ Deno.test("StreamSender sends one frame per chunk and an empty final frame", asy
 
 Deno.test("StreamSender splits chunks over 256 KiB; an empty source is one empty binary frame", async () => {
   const to = sink();
-  const sender = new StreamSender(to);
+  const sender = new StreamSender(to, to);
   await sender.sendStream([new Uint8Array(256 * 1024 + 1)], undefined);
   assert.deepEqual(
     to.sent.map((s) => "part" in s ? s.part.length : -1),
@@ -72,7 +72,7 @@ Deno.test("StreamSender splits chunks over 256 KiB; an empty source is one empty
 
 Deno.test("StreamSender keeps sends made meanwhile behind the message, copied at once", async () => {
   const to = sink();
-  const sender = new StreamSender(to);
+  const sender = new StreamSender(to, to);
   const gate = Promise.withResolvers<void>();
   async function* source() {
     yield new Uint8Array([1]);
@@ -98,7 +98,7 @@ Deno.test("StreamSender keeps sends made meanwhile behind the message, copied at
 
 Deno.test("StreamSender closes with 1011 when a source fails after the first frame, not before", async () => {
   const to = sink();
-  const sender = new StreamSender(to);
+  const sender = new StreamSender(to, to);
   const error = new Error("disk");
   async function* failing(after: number) {
     for (let i = 0; i < after; i++) yield "x";
@@ -123,7 +123,7 @@ Deno.test("StreamSender closes with 1011 when a source fails after the first fra
 Deno.test("StreamSender rejects with the connection's error when a frame cannot be queued", async () => {
   const to = sink();
   to.failAt(1);
-  const sender = new StreamSender(to);
+  const sender = new StreamSender(to, to);
   await assert.rejects(sender.sendStream(["a", "b"], undefined), /closing/);
   assert.deepEqual(to.closes, [[1011, "Message source failed"]]);
 });
