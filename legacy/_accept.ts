@@ -10,9 +10,6 @@ import { buildHixie75Response, buildHixie76Response } from "./_response.ts";
 import { validateHixieRequest } from "./_request.ts";
 import { type HixieConnInit, openHixieConn } from "./_conn.ts";
 
-export { hixieRequestedProtocols, validateHixieRequest } from "./_request.ts";
-export { dialHixie, type HixieDialInit } from "./_dial.ts";
-
 /** What the server side of a draft handshake needs. */
 export interface HixieAcceptInit extends HixieConnInit {
   /** The request head, read and parsed. */
