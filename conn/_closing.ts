@@ -5,7 +5,7 @@
 // handshake is bounded by closeTimeout.
 
 import type { ProtocolMachine } from "../protocol/machine.ts";
-import type { Transport } from "../conn.ts";
+import type { Transport } from "./_transport.ts";
 import { cancel, Expiry, schedule } from "../_util/deadline.ts";
 import type { Ending } from "./_ending.ts";
 import type { Inbox } from "./_inbox.ts";

@@ -2,7 +2,7 @@
 // pass on to every Conn they make (picked from their wider options in one
 // place), what a Conn is made of, and the defaults.
 
-import type { Transport } from "../conn.ts";
+import type { Transport } from "./_transport.ts";
 import type { ProtocolMachine, ProtocolVersion } from "../protocol/machine.ts";
 import type { Topics } from "../fanout/topics.ts";
 

@@ -1,7 +1,7 @@
 // The parts of one connection, made and wired together in one place, and
 // stopped together, exactly once, when it ends.
 
-import type { Conn, Transport } from "../conn.ts";
+import type { Conn } from "../conn.ts";
 import type { ProtocolMachine } from "../protocol/machine.ts";
 import { Closing } from "./_closing.ts";
 import { Ending } from "./_ending.ts";
@@ -18,6 +18,7 @@ import { Outgoing } from "./_outgoing.ts";
 import { ReadLoop } from "./_read_loop.ts";
 import { Reader } from "./_reader.ts";
 import { Signal } from "./_signal.ts";
+import type { Transport } from "./_transport.ts";
 import { IdleTimer } from "./_timeouts.ts";
 import { Writer } from "./_writer.ts";
 

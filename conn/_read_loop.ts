@@ -6,7 +6,7 @@
 // FIN, the transport closed.
 
 import type { ProtocolMachine } from "../protocol/machine.ts";
-import type { Transport } from "../conn.ts";
+import type { Transport } from "./_transport.ts";
 import type { Closing } from "./_closing.ts";
 import type { Inbox } from "./_inbox.ts";
 import type { Pings } from "./_keepalive.ts";

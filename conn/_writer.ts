@@ -4,7 +4,7 @@
 // once while the buffer is at or under `sendBufferSize`, and waits above it.
 
 import type { ProtocolMachine } from "../protocol/machine.ts";
-import type { Transport } from "../conn.ts";
+import type { Transport } from "./_transport.ts";
 import { concatBytes } from "../_util/bytes.ts";
 import { withTimeout } from "./_timeouts.ts";
 
