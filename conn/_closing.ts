@@ -5,12 +5,12 @@
 // handshake is bounded by closeTimeout.
 
 import type { ProtocolMachine } from "../protocol/machine.ts";
-import type { Transport } from "./_transport.ts";
 import { cancel, Expiry, schedule } from "../_util/deadline.ts";
 import type { Ending } from "./_ending.ts";
 import type { Inbox } from "./_inbox.ts";
 import type { Signal } from "./_signal.ts";
 import { timeoutError } from "./_timeouts.ts";
+import type { Transport } from "./_transport.ts";
 import type { Writer } from "./_writer.ts";
 
 /** The connection a {@linkcode Closing} closes. */

@@ -2,9 +2,9 @@
 // pass on to every Conn they make (picked from their wider options in one
 // place), what a Conn is made of, and the defaults.
 
-import type { Transport } from "./_transport.ts";
 import type { ProtocolMachine, ProtocolVersion } from "../protocol/machine.ts";
 import type { Topics } from "../fanout/topics.ts";
+import type { Transport } from "./_transport.ts";
 
 /** Default of {@linkcode ConnOptions.closeTimeout}. */
 export const DEFAULT_CLOSE_TIMEOUT = 10_000;

@@ -6,13 +6,13 @@
 // FIN, the transport closed.
 
 import type { ProtocolMachine } from "../protocol/machine.ts";
-import type { Transport } from "./_transport.ts";
 import type { Closing } from "./_closing.ts";
 import type { Inbox } from "./_inbox.ts";
 import type { Pings } from "./_keepalive.ts";
 import { ReadBuffer } from "./_read_buffer.ts";
 import type { Signal } from "./_signal.ts";
 import { type IdleTimer, withTimeout } from "./_timeouts.ts";
+import type { Transport } from "./_transport.ts";
 import type { Writer } from "./_writer.ts";
 
 // What arrives after the closing handshake is read here and dropped: one

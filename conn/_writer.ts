@@ -4,9 +4,9 @@
 // once while the buffer is at or under `sendBufferSize`, and waits above it.
 
 import type { ProtocolMachine } from "../protocol/machine.ts";
-import type { Transport } from "./_transport.ts";
 import { concatBytes } from "../_util/bytes.ts";
 import { withTimeout } from "./_timeouts.ts";
+import type { Transport } from "./_transport.ts";
 
 // Chunks smaller than this are coalesced into one write.
 const COALESCE_LIMIT = 16 * 1024;
