@@ -22,7 +22,7 @@ Deno.test("conn.subscribe(), conn.publish() and server.publish() fan out through
   const joined = Promise.withResolvers<void>();
   const served: Conn[] = [];
   const server = serve(
-    { ...quiet, versions: [13, "hixie-76"] },
+    { ...quiet, versions: ["13", "hixie-76"] },
     async (conn) => {
       await conn.subscribe("room");
       if (served.push(conn) === 3) joined.resolve();
