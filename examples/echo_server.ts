@@ -56,7 +56,7 @@ const options: ServeOptions = {
   checkOrigin: "any",
   protocols: (offered) => offered[0],
   maxMessageSize: 64 * 1024 * 1024,
-  versions: [13, 8, 7, "hixie-76", "hixie-75"],
+  versions: ["13", "8", "7", "hixie-76", "hixie-75"],
   compression: true,
   onListen: ({ hostname, port }) => {
     const host = hostname.includes(":") ? `[${hostname}]` : hostname;

@@ -52,12 +52,6 @@ export type LegacyAcceptInit = Omit<HixieAcceptInit, "version" | "head">;
 /** What a legacy dialer needs besides the version. */
 export type LegacyDialInit = Omit<HixieDialInit, "version">;
 
-/**
- * A version a server may enable: a {@linkcode ProtocolVersion}, or an
- * RFC 6455 version as the number `serve()`'s `versions` option takes.
- */
-export type EnabledVersion = ProtocolVersion | 13 | 8 | 7;
-
 function isLegacy(version: unknown): version is LegacyVersion {
   return version === "hixie-76" || version === "hixie-75";
 }
@@ -84,7 +78,7 @@ function isLegacy(version: unknown): version is LegacyVersion {
  */
 export function legacyRequest(
   head: RequestHead,
-  enabled: readonly EnabledVersion[],
+  enabled: readonly ProtocolVersion[],
 ): LegacyRequest | undefined {
   const headers = head.headers;
   if (headers.has("sec-websocket-version")) return undefined;

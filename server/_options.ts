@@ -137,11 +137,11 @@ export interface UpgradeOptions extends ConnOptions {
    * hybi drafts of 2011, which frame the same way); `"hixie-76"` and
    * `"hixie-75"`, the legacy drafts, which have no masking and a weaker
    * handshake and so are off unless listed. The version is negotiated from
-   * the request's headers. The numbers 13, 8 and 7 are an older spelling of
-   * the first three, still accepted.
+   * the request's headers. (The numbers 13, 8 and 7 that earlier releases
+   * took are still read as the first three.)
    * @default {["13"]}
    */
-  versions?: readonly (ProtocolVersion | 13 | 8 | 7)[];
+  versions?: readonly ProtocolVersion[];
   /**
    * permessage-deflate (RFC 7692): `true` or options to answer a client's
    * offer. Off by default: compression costs CPU and about 350 KiB of zlib

@@ -148,11 +148,7 @@ async function withPair(
   const server: WebSocketServer = serve({
     hostname: "127.0.0.1",
     port: 0,
-    versions: [
-      version === "13" || version === "8" || version === "7"
-        ? Number(version) as 13 | 8 | 7
-        : version,
-    ],
+    versions: [version],
     readBufferSize: READ_BUFFER,
     onListen: () => {},
     onError: (error) => errors.push(error),
@@ -287,7 +283,7 @@ for (const version of ["13", "8", "7"] as const) {
     const server = serve({
       hostname: "127.0.0.1",
       port: 0,
-      versions: [Number(version) as 13 | 8 | 7],
+      versions: [version],
       onListen: () => {},
     }, (conn) => echoUntilFailure(conn).then(failed.resolve, failed.reject));
     try {

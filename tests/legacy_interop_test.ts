@@ -207,7 +207,7 @@ for (const [version, flag] of [["hixie-76", "76"], ["hixie-75", "75"]]) {
       onListen: () => {},
       checkOrigin: "any",
       protocols: (offered) => offered[0],
-      versions: [13, "hixie-76", "hixie-75"],
+      versions: ["13", "hixie-76", "hixie-75"],
     }, async (conn) => {
       let error: unknown;
       try {

@@ -6,7 +6,6 @@ import assert from "node:assert/strict";
 import { HandshakeError } from "../errors.ts";
 import { parseRequestHead, type RequestHead } from "../handshake.ts";
 import {
-  type EnabledVersion,
   legacyDialer,
   legacyRequest,
   type LegacyVersion,
@@ -16,7 +15,7 @@ import { readHead } from "../_util/io.ts";
 import { memoryPair } from "./_util.ts";
 
 const VERSIONS: LegacyVersion[] = ["hixie-76", "hixie-75"];
-const ALL: EnabledVersion[] = [13, 8, "hixie-76", "hixie-75"];
+const ALL: ProtocolVersion[] = ["13", "8", "hixie-76", "hixie-75"];
 
 function request(lines: string[], method = "GET"): RequestHead {
   return parseRequestHead(
@@ -85,8 +84,8 @@ for (const version of VERSIONS) {
   });
 
   Deno.test(`legacyRequest() refuses a disabled ${version} with 400 and the enabled versions`, () => {
-    const enabled = ([13, 8, ...VERSIONS] as EnabledVersion[]).filter((v) =>
-      v !== version
+    const enabled = (["13", "8", ...VERSIONS] as ProtocolVersion[]).filter(
+      (v) => v !== version,
     );
     assert.throws(
       () => legacyRequest(request(DRAFT[version]), enabled),

@@ -247,7 +247,7 @@ for (const version of VERSIONS) {
       { conn: Conn; received: Message[]; error: unknown; closed: unknown }
     >();
     await using server = startServer({
-      versions: [13, "hixie-76", "hixie-75"],
+      versions: ["13", "hixie-76", "hixie-75"],
       protocols: ["chat"],
     }, async (conn) => {
       await conn.send("welcome");
@@ -401,7 +401,7 @@ Deno.test("serve() serves RFC 6455, hixie-76 and hixie-75 peers on one port at o
   const versions: string[] = [];
   const joined = Promise.withResolvers<void>();
   await using server = startServer({
-    versions: [13, "hixie-76", "hixie-75"],
+    versions: ["13", "hixie-76", "hixie-75"],
   }, async (conn) => {
     peers.add(conn);
     versions.push(conn.version);
@@ -529,7 +529,7 @@ for (const version of VERSIONS) {
 
 Deno.test('serve() with versions [13, "hixie-76"] refuses hixie-75 and accepts hixie-76', async () => {
   await using server = startServer(
-    { versions: [13, "hixie-76"] },
+    { versions: ["13", "hixie-76"] },
     async (conn) => {
       for await (const message of conn) await conn.send(message);
     },

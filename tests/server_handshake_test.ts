@@ -2,7 +2,7 @@
 // _respond.ts), driven over an in-memory pair with literal request bytes.
 
 import assert from "node:assert/strict";
-import { HandshakeError } from "../mod.ts";
+import { HandshakeError, type ProtocolVersion } from "../mod.ts";
 import { handshake } from "../server/_handshake.ts";
 import {
   handshakeSettings,
@@ -71,7 +71,9 @@ Deno.test("handshake() answers an RFC 6455 request with 101 and the connection",
 
 Deno.test("handshake() accepts the hybi versions it is given, as strings or numbers", async () => {
   const request = UPGRADE.replace("Version: 13", "Version: 8") + "\r\n";
-  for (const versions of [["13", "8"] as const, [13, 8] as const]) {
+  // Numbers, as earlier releases took them, are still read.
+  const numbers = [13, 8] as unknown as ProtocolVersion[];
+  for (const versions of [["13", "8"] as const, numbers]) {
     const { result } = await run(request, { versions });
     assert.equal((result as { version: string }).version, "8");
   }

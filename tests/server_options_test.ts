@@ -2,7 +2,7 @@
 // one spelling, the extensions to negotiate, the limits' defaults.
 
 import assert from "node:assert/strict";
-import type { ExtensionNegotiator } from "../mod.ts";
+import type { ExtensionNegotiator, ProtocolVersion } from "../mod.ts";
 import { handshakeSettings } from "../server/_options.ts";
 
 const toy: ExtensionNegotiator = {
@@ -18,7 +18,14 @@ Deno.test("handshakeSettings() spells versions as strings, numbered ones also as
   assert.deepEqual(handshakeSettings({}).versions, ["13"]);
   assert.deepEqual(handshakeSettings({}).versionNumbers, [13]);
   const settings = handshakeSettings({
-    versions: [13, "8", 7, "hixie-76", "hixie-75"],
+    // Numbers, as earlier releases took them, are still read.
+    versions: [
+      13,
+      "8",
+      7,
+      "hixie-76",
+      "hixie-75",
+    ] as unknown as ProtocolVersion[],
   });
   assert.deepEqual(settings.versions, ["13", "8", "7", "hixie-76", "hixie-75"]);
   assert.deepEqual(settings.versionNumbers, [13, 8, 7]);
