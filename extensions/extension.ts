@@ -60,6 +60,11 @@ export interface PerMessageExtension {
    * data it cannot restore.
    */
   decompress(fragment: Uint8Array, fin: boolean, limit: number): Uint8Array;
+  /**
+   * Frees what the extension holds (a compression context), once the
+   * connection's transport is closed; absent when it holds nothing.
+   */
+  close?(): void;
 }
 
 /** One extension of a `Sec-WebSocket-Extensions` header. */

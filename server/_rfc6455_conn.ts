@@ -36,13 +36,12 @@ export function rfc6455Conn(init: Rfc6455ConnInit): Conn {
       autoCloseEcho: false,
       extension,
     }),
-    onClose: extension && closer(extension),
+    onClose: extension?.close && closer(extension),
   });
 }
 
 // A function of its own, so that the Conn's callback holds only the
-// extension. An extension with state to free (zlib's) has close().
-function closer(extension: PerMessageExtension): (() => void) | undefined {
-  const close = (extension as { close?: () => void }).close;
-  return typeof close === "function" ? () => close.call(extension) : undefined;
+// extension.
+function closer(extension: PerMessageExtension): () => void {
+  return () => extension.close?.();
 }
