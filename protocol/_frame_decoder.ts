@@ -291,7 +291,7 @@ export class FrameDecoder {
       this.#role,
     );
     if (queue.length < headerSize) return false;
-    const header = queue.peek(headerSize);
+    const header = headerSize === 2 ? start : queue.peek(headerSize);
     const length = readPayloadLength(header);
     if (length > this.#maxFrameSize) {
       throw new ProtocolError(

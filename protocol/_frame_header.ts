@@ -56,17 +56,22 @@ export function writeFrameHeader(
     return at + 4;
   }
   target[at + 1] = maskBit | 127;
-  const high = Math.floor(payloadLength / 0x100000000);
-  const low = payloadLength >>> 0;
-  target[at + 2] = high >>> 24;
-  target[at + 3] = (high >>> 16) & 0xff;
-  target[at + 4] = (high >>> 8) & 0xff;
-  target[at + 5] = high & 0xff;
-  target[at + 6] = low >>> 24;
-  target[at + 7] = (low >>> 16) & 0xff;
-  target[at + 8] = (low >>> 8) & 0xff;
-  target[at + 9] = low & 0xff;
+  writeLongLength(target, at + 2, payloadLength);
   return at + 10;
+}
+
+// The 64-bit length, apart: small frames are the hot path.
+function writeLongLength(target: Uint8Array, at: number, length: number) {
+  const high = Math.floor(length / 0x100000000);
+  const low = length >>> 0;
+  target[at] = high >>> 24;
+  target[at + 1] = (high >>> 16) & 0xff;
+  target[at + 2] = (high >>> 8) & 0xff;
+  target[at + 3] = high & 0xff;
+  target[at + 4] = low >>> 24;
+  target[at + 5] = (low >>> 16) & 0xff;
+  target[at + 6] = (low >>> 8) & 0xff;
+  target[at + 7] = low & 0xff;
 }
 
 /** The first header byte of a frame: FIN, the RSV bits and the opcode. */
@@ -125,6 +130,27 @@ export function checkHeaderStart(
   allowedRsv: number,
   role: "client" | "server" | undefined,
 ): number {
+  const opcode = first & 0x0f;
+  const len7 = second & 0x7f;
+  const masked = (second & 0x80) !== 0;
+  // One test for the frames that break no rule; the rules one by one,
+  // for the right error, only for the others.
+  if (
+    (first & 0x70 & ~allowedRsv) !== 0 || (opcode > 2 && opcode < 8) ||
+    opcode > 10 || (opcode >= 8 && ((first & 0x80) === 0 || len7 > 125)) ||
+    (role === "server" && !masked) || (role === "client" && masked)
+  ) {
+    throwHeaderError(first, second, allowedRsv, role);
+  }
+  return (len7 < 126 ? 2 : len7 === 126 ? 4 : 10) + (masked ? 4 : 0);
+}
+
+function throwHeaderError(
+  first: number,
+  second: number,
+  allowedRsv: number,
+  role: "client" | "server" | undefined,
+): never {
   if ((first & 0x70 & ~allowedRsv) !== 0) {
     throw new ProtocolError(
       "RESERVED_BITS",
@@ -138,35 +164,27 @@ export function checkHeaderStart(
       `Received a frame with reserved opcode ${opcode}`,
     );
   }
-  const len7 = second & 0x7f;
-  if (opcode >= 8) {
-    if ((first & 0x80) === 0) {
-      throw new ProtocolError(
-        "FRAGMENTED_CONTROL_FRAME",
-        "Received a fragmented control frame",
-      );
-    }
-    if (len7 > 125) {
-      throw new ProtocolError(
-        "CONTROL_FRAME_TOO_LONG",
-        "Received a control frame longer than 125 bytes",
-      );
-    }
-  }
-  const masked = (second & 0x80) !== 0;
-  if (role === "server" && !masked) {
+  if (opcode >= 8 && (first & 0x80) === 0) {
     throw new ProtocolError(
-      "UNMASKED_FRAME",
-      "Received an unmasked frame from a client",
+      "FRAGMENTED_CONTROL_FRAME",
+      "Received a fragmented control frame",
     );
   }
-  if (role === "client" && masked) {
+  if (opcode >= 8 && (second & 0x7f) > 125) {
     throw new ProtocolError(
+      "CONTROL_FRAME_TOO_LONG",
+      "Received a control frame longer than 125 bytes",
+    );
+  }
+  throw role === "server"
+    ? new ProtocolError(
+      "UNMASKED_FRAME",
+      "Received an unmasked frame from a client",
+    )
+    : new ProtocolError(
       "MASKED_FRAME",
       "Received a masked frame from a server",
     );
-  }
-  return (len7 < 126 ? 2 : len7 === 126 ? 4 : 10) + (masked ? 4 : 0);
 }
 
 /** The payload length a whole header (from its first byte) states. */
@@ -174,6 +192,11 @@ export function readPayloadLength(header: Uint8Array): number {
   const len7 = header[1] & 0x7f;
   if (len7 < 126) return len7;
   if (len7 === 126) return (header[2] << 8) | header[3];
+  return readLongLength(header);
+}
+
+// The 64-bit length, apart: it is rare, and the RFC forbids its top bit.
+function readLongLength(header: Uint8Array): number {
   if (header[2] & 0x80) {
     throw new ProtocolError(
       "BAD_LENGTH",

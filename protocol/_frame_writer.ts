@@ -91,8 +91,20 @@ export class FrameWriter {
    * false, with nothing queued, for a long or non-ASCII one.
    */
   queueAsciiText(text: string): boolean {
-    return text.length <= ARENA_FRAME_LIMIT &&
-      this.#queueSmall(0x81, undefined, text, text.length);
+    const length = text.length;
+    if (length > ARENA_FRAME_LIMIT) return false;
+    const o = this.#startSmall(0x81, length);
+    const a = this.#arena;
+    for (let i = 0; i < length; i++) {
+      const c = text.charCodeAt(i);
+      if (c >= 0x80) {
+        this.#unreserve(o - frameHeaderSize(length, this.#masked));
+        return false;
+      }
+      a[o + i] = c;
+    }
+    if (this.#masked) xorMask(a, o, a, o, length, a, o - 4, 0);
+    return true;
   }
 
   /**
@@ -110,10 +122,17 @@ export class FrameWriter {
     const length = payload.length;
     const first = (fin ? 0x80 : 0) | (rsv1 ? 0x40 : 0) | opcode;
     if (length <= ARENA_FRAME_LIMIT) {
-      this.#queueSmall(first, payload, undefined, length);
-      return;
+      this.#queueSmall(first, payload);
+    } else {
+      this.#queueLarge(first, payload, owned);
     }
+  }
+
+  // A frame too large for the arena: in pooled segments, after its header
+  // without a copy, or in a buffer of its own.
+  #queueLarge(first: number, payload: Uint8Array, owned: boolean): void {
     this.#cutArena();
+    const length = payload.length;
     const masked = this.#masked;
     const headerSize = frameHeaderSize(length, masked);
     if (length >= SEGMENTED_FRAME && (masked || !owned)) {
@@ -137,38 +156,24 @@ export class FrameWriter {
     }
   }
 
-  // Encodes a frame of at most ARENA_FRAME_LIMIT bytes into the arena,
-  // from bytes or from a string; false (and nothing queued) for a string
-  // that is not ASCII, which the caller then encodes as UTF-8.
-  #queueSmall(
-    first: number,
-    payload: Uint8Array | undefined,
-    text: string | undefined,
-    length: number,
-  ): boolean {
+  // A frame of at most ARENA_FRAME_LIMIT bytes, encoded into the arena.
+  #queueSmall(first: number, payload: Uint8Array): void {
+    const length = payload.length;
+    const o = this.#startSmall(first, length);
+    const a = this.#arena;
+    if (this.#masked) xorMask(payload, 0, a, o, length, a, o - 4, 0);
+    else a.set(payload, o);
+  }
+
+  // Reserves a small frame in the arena and writes its header and masking
+  // key; returns where its payload goes.
+  #startSmall(first: number, length: number): number {
     const masked = this.#masked;
     const at = this.#reserve(frameHeaderSize(length, masked) + length);
-    const a = this.#arena;
-    let o = writeFrameHeader(a, at, first, length, masked);
-    if (masked) {
-      this.#maskKey(a, o);
-      o += 4;
-    }
-    if (text === undefined) {
-      if (masked) xorMask(payload!, 0, a, o, length, a, o - 4, 0);
-      else a.set(payload!, o);
-      return true;
-    }
-    for (let i = 0; i < length; i++) {
-      const c = text.charCodeAt(i);
-      if (c >= 0x80) {
-        this.#unreserve(at);
-        return false;
-      }
-      a[o + i] = c;
-    }
-    if (masked) xorMask(a, o, a, o, length, a, o - 4, 0);
-    return true;
+    const o = writeFrameHeader(this.#arena, at, first, length, masked);
+    if (!masked) return o;
+    this.#maskKey(this.#arena, o);
+    return o + 4;
   }
 
   // A large frame copied into pooled segments: the header and the start of
