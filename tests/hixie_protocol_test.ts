@@ -536,3 +536,33 @@ Deno.test("new HixieProtocol() rejects bad options", () => {
   );
   assert.equal(new HixieProtocol(V76).maxMessageSize, 64 * 1024 * 1024);
 });
+
+// The close rules, as capabilities the connection reads.
+
+for (const version of ["hixie-76", "hixie-75"] as const) {
+  for (const role of ["client", "server"] as const) {
+    Deno.test(`HixieProtocol (${version}, ${role}) has no pings and closes as its draft says`, () => {
+      const machine = new HixieProtocol({ version, role });
+      assert.equal(machine.canPing, false);
+      assert.equal(machine.closesByHalfClose, version === "hixie-75");
+      // Nothing received yet: this end closes the transport first.
+      assert.equal(machine.closesTransportFirst, true);
+      if (version === "hixie-76") {
+        machine.receive(bytes(0xff, 0x00));
+      } else {
+        machine.receiveEof();
+      }
+      assert.ok(machine.closeReceived);
+      // After the peer's close, a draft-76 client leaves FIN to the server;
+      // draft 75 has only half-closes, so either end sends FIN.
+      assert.equal(
+        machine.closesTransportFirst,
+        role === "server" || version === "hixie-75",
+      );
+      const failed = new HixieProtocol({ version, role });
+      failed.receive(bytes(0x00, 0xc0, 0xff));
+      assert.ok(failed.error);
+      assert.equal(failed.closesTransportFirst, true);
+    });
+  }
+}

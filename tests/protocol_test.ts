@@ -1560,3 +1560,34 @@ for (const role of ROLES) {
     }]);
   });
 }
+
+// The close rules, as capabilities the connection reads.
+
+for (const role of ROLES) {
+  Deno.test(`WebSocketProtocol (${role}) can ping and never closes by half-close`, () => {
+    const m = machine(role);
+    assert.equal(m.canPing, true);
+    assert.equal(m.closesByHalfClose, false);
+    m.close();
+    assert.equal(m.canPing, true);
+    assert.equal(m.closesByHalfClose, false);
+  });
+
+  Deno.test(`WebSocketProtocol (${role}) closesTransportFirst follows RFC 6455 section 7.1.1`, () => {
+    // Closed with no closing handshake to wait for: this end sends FIN.
+    assert.equal(machine(role).closesTransportFirst, true);
+    // After the peer's close frame, only the server closes first.
+    const answered = machine(role);
+    answered.receive(fromPeer(role, closeFrame(1000)));
+    assert.equal(answered.state, "closed");
+    assert.equal(answered.closesTransportFirst, role === "server");
+    const started = machine(role);
+    started.close();
+    started.receive(fromPeer(role, closeFrame(1000)));
+    assert.equal(started.closesTransportFirst, role === "server");
+    // An end that failed the connection closes first, whatever its role.
+    const failed = machine(role);
+    failed.receive(fromPeer(role, continuation("x")));
+    assert.equal(failed.closesTransportFirst, true);
+  });
+}

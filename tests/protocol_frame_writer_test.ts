@@ -1,0 +1,102 @@
+import assert from "node:assert/strict";
+import { type Frame, FrameDecoder, Opcode } from "../frame.ts";
+import { FrameWriter } from "../protocol/_frame_writer.ts";
+import { concat, randomBytes } from "./_util.ts";
+
+let counter = 0;
+function countingKey(target: Uint8Array, offset: number): void {
+  counter++;
+  target.set([counter & 0xff, 0x5a, 0xa5, 0x0f], offset);
+}
+
+function decodeAll(chunks: Uint8Array[], masked: boolean): Frame[] {
+  const decoder = new FrameDecoder({
+    role: masked ? "server" : "client",
+    allowedRsv: 0x40,
+  });
+  decoder.push(concat(...chunks));
+  const frames: Frame[] = [];
+  for (let f = decoder.next(); f; f = decoder.next()) frames.push(f);
+  assert.equal(decoder.bufferedBytes, 0);
+  return frames;
+}
+
+const SIZES = [0, 1, 125, 126, 1024, 1025, 16 * 1024, 64 * 1024, 300_000];
+
+for (const masked of [false, true]) {
+  const role = masked ? "client" : "server";
+  Deno.test(`FrameWriter (${role}) frames every size so that a decoder reads them back`, () => {
+    for (const owned of [false, true]) {
+      const writer = new FrameWriter(masked, countingKey);
+      const payloads = SIZES.map((n) => randomBytes(n, n + 1));
+      const copies = payloads.map((p) => p.slice());
+      for (const p of payloads) {
+        writer.queueFrame(Opcode.Binary, p, false, owned);
+      }
+      writer.queueFrame(Opcode.Continuation, payloads[2], true, owned, false);
+      assert.equal(writer.hasOutgoing, true);
+      const chunks = writer.take();
+      assert.equal(writer.hasOutgoing, false);
+      const frames = decodeAll(chunks, masked);
+      assert.equal(frames.length, SIZES.length + 1);
+      for (let i = 0; i < SIZES.length; i++) {
+        assert.deepEqual(frames[i].payload, copies[i], `${SIZES[i]}`);
+        assert.equal(frames[i].opcode, Opcode.Binary);
+        assert.equal(frames[i].fin, true);
+      }
+      const last = frames[SIZES.length];
+      assert.deepEqual(
+        [last.opcode, last.fin, last.rsv1],
+        [Opcode.Continuation, false, true],
+      );
+      // The caller's bytes are never masked in place.
+      payloads.forEach((p, i) => assert.deepEqual(p, copies[i]));
+      for (const chunk of chunks) writer.release(chunk);
+    }
+  });
+
+  Deno.test(`FrameWriter (${role}) encodes short ASCII text straight into the arena`, () => {
+    const writer = new FrameWriter(masked, countingKey);
+    assert.equal(writer.queueAsciiText("Hello"), true);
+    assert.equal(writer.queueAsciiText("x".repeat(1024)), true);
+    // Text it cannot encode leaves nothing behind.
+    assert.equal(writer.queueAsciiText("héllo"), false);
+    assert.equal(writer.queueAsciiText("x".repeat(1025)), false);
+    writer.queueFrame(Opcode.Ping, new Uint8Array([1]), false);
+    const frames = decodeAll(writer.take(), masked);
+    assert.deepEqual(
+      frames.map((f) => [f.opcode, new TextDecoder().decode(f.payload)]),
+      [[1, "Hello"], [1, "x".repeat(1024)], [9, "\x01"]],
+    );
+  });
+}
+
+Deno.test("FrameWriter keeps encoded frames in order with the arena's", () => {
+  const writer = new FrameWriter(false, countingKey);
+  const prepared = new Uint8Array([0x82, 0x01, 0x07]);
+  writer.queueFrame(Opcode.Text, new Uint8Array([0x61]), false);
+  writer.queueEncoded(prepared);
+  writer.queueFrame(Opcode.Text, new Uint8Array([0x62]), false);
+  assert.deepEqual(
+    decodeAll(writer.take(), false).map((f) => f.payload[0]),
+    [0x61, 0x07, 0x62],
+  );
+});
+
+Deno.test("FrameWriter: machines sharing the arena keep their own bytes", () => {
+  const a = new FrameWriter(false, countingKey);
+  const b = new FrameWriter(false, countingKey);
+  for (let i = 0; i < 3000; i++) {
+    (i % 3 ? a : b).queueFrame(
+      Opcode.Binary,
+      new Uint8Array([i & 0xff]),
+      false,
+    );
+  }
+  const fromA = decodeAll(a.take(), false).map((f) => f.payload[0]);
+  const fromB = decodeAll(b.take(), false).map((f) => f.payload[0]);
+  assert.equal(fromA.length, 2000);
+  assert.equal(fromB.length, 1000);
+  assert.deepEqual(fromB.slice(0, 3), [0, 3, 6]);
+  assert.deepEqual(fromA.slice(0, 3), [1, 2, 4]);
+});
