@@ -4,6 +4,8 @@
 // Mask keys come from one pooled buffer of random bytes rather than a
 // crypto call per frame.
 const keyPool = new Uint8Array(4096);
+// Misaligned runs shorter than this are masked byte by byte.
+const WORDS_AFTER_COPY = 256;
 let keyPoolOffset = keyPool.length;
 
 /**
@@ -49,95 +51,15 @@ export function xorMask(
   keyStart: number,
   phase: number,
 ): void {
-  if (length < 64) {
-    xorBytes(
-      source,
-      sourceStart,
-      target,
-      targetStart,
-      length,
-      key,
-      keyStart,
-      phase,
-    );
-  } else {
-    xorLong(
-      source,
-      sourceStart,
-      target,
-      targetStart,
-      length,
-      key,
-      keyStart,
-      phase,
-    );
-  }
-}
-
-// From 64 bytes on, 32-bit words pay for the views they need.
-function xorLong(
-  source: Uint8Array,
-  sourceStart: number,
-  target: Uint8Array,
-  targetStart: number,
-  length: number,
-  key: Uint8Array,
-  keyStart: number,
-  phase: number,
-): void {
-  if (
-    ((source.byteOffset + sourceStart) & 3) !==
-      ((target.byteOffset + targetStart) & 3)
-  ) {
-    if (length < WORDS_AFTER_COPY) {
-      xorBytes(
-        source,
-        sourceStart,
-        target,
-        targetStart,
-        length,
-        key,
-        keyStart,
-        phase,
-      );
-      return;
-    }
-    // A native copy first, then the key XORed in place: several times
-    // faster than masking byte by byte across alignments.
-    target.set(source.subarray(sourceStart, sourceStart + length), targetStart);
-    source = target;
-    sourceStart = targetStart;
-  }
-  xorWords(
-    source,
-    sourceStart,
-    target,
-    targetStart,
-    length,
-    key,
-    keyStart,
-    phase,
-  );
-}
-
-// Misaligned runs shorter than this are masked byte by byte.
-const WORDS_AFTER_COPY = 256;
-
-// Kept small, to be inlined where frames are small.
-function xorBytes(
-  source: Uint8Array,
-  sourceStart: number,
-  target: Uint8Array,
-  targetStart: number,
-  length: number,
-  key: Uint8Array,
-  keyStart: number,
-  phase: number,
-): void {
   const k0 = key[keyStart + (phase & 3)];
   const k1 = key[keyStart + ((phase + 1) & 3)];
   const k2 = key[keyStart + ((phase + 2) & 3)];
   const k3 = key[keyStart + ((phase + 3) & 3)];
+  if (length >= 64) {
+    const k = ((k3 << 24) | (k2 << 16) | (k1 << 8) | k0) >>> 0;
+    return xorLong(k, source, sourceStart, target, targetStart, length);
+  }
+  // Small runs, the common case, stay small enough to be inlined.
   let s = sourceStart, t = targetStart;
   const end = sourceStart + length;
   for (const end4 = end - 3; s < end4; s += 4, t += 4) {
@@ -152,40 +74,55 @@ function xorBytes(
   if (s + 2 < end) target[t + 2] = source[s + 2] ^ k2;
 }
 
-// 32 bits at a time through aligned views (every platform Deno runs on is
-// little-endian, which the key word assumes), bytes at the unaligned ends.
-function xorWords(
+// From 64 bytes on: 32-bit words through aligned views (every platform
+// Deno runs on is little-endian, which the key word `k` assumes), bytes at
+// the unaligned ends. Across alignments, a native copy first, then the key
+// XORed in place: several times faster than masking byte by byte.
+function xorLong(
+  k: number,
   source: Uint8Array,
   sourceStart: number,
   target: Uint8Array,
   targetStart: number,
   length: number,
-  key: Uint8Array,
-  keyStart: number,
-  phase: number,
 ): void {
-  const from = source.byteOffset + sourceStart;
-  let i = 0;
-  for (; ((from + i) & 3) !== 0; i++) {
-    target[targetStart + i] = source[sourceStart + i] ^
-      key[keyStart + ((phase + i) & 3)];
+  let from = source.byteOffset + sourceStart;
+  const to = target.byteOffset + targetStart;
+  if ((from & 3) !== (to & 3)) {
+    if (length < WORDS_AFTER_COPY) {
+      for (let i = 0; i < length; i++) {
+        target[targetStart + i] = source[sourceStart + i] ^ keyByte(k, i);
+      }
+      return;
+    }
+    target.set(source.subarray(sourceStart, sourceStart + length), targetStart);
+    source = target;
+    sourceStart = targetStart;
+    from = to;
   }
-  const words = (length - i) >>> 2;
-  const p = phase + i;
-  const k = ((key[keyStart + ((p + 3) & 3)] << 24) |
-    (key[keyStart + ((p + 2) & 3)] << 16) |
-    (key[keyStart + ((p + 1) & 3)] << 8) | key[keyStart + (p & 3)]) >>> 0;
-  const a = new Uint32Array(source.buffer, from + i, words);
-  const b = new Uint32Array(
-    target.buffer,
-    target.byteOffset + targetStart + i,
-    words,
-  );
-  for (let w = 0; w < words; w++) b[w] = a[w] ^ k;
-  for (i += words * 4; i < length; i++) {
-    target[targetStart + i] = source[sourceStart + i] ^
-      key[keyStart + ((phase + i) & 3)];
+  const head = Math.min((4 - (to & 3)) & 3, length);
+  for (let i = 0; i < head; i++) {
+    target[targetStart + i] = source[sourceStart + i] ^ keyByte(k, i);
   }
+  const words = (length - head) >>> 2;
+  // The key word turned to start at key byte `head`.
+  const w = head === 0
+    ? k
+    : ((k >>> (head * 8)) | (k << (32 - head * 8))) >>> 0;
+  const a = new Uint32Array(source.buffer, from + head, words);
+  // In place, one view serves both.
+  const b = from === to && source.buffer === target.buffer
+    ? a
+    : new Uint32Array(target.buffer, to + head, words);
+  for (let i = 0; i < words; i++) b[i] = a[i] ^ w;
+  for (let i = head + words * 4; i < length; i++) {
+    target[targetStart + i] = source[sourceStart + i] ^ keyByte(k, i);
+  }
+}
+
+// Byte i mod 4 of the key word.
+function keyByte(k: number, i: number): number {
+  return (k >>> ((i & 3) << 3)) & 0xff;
 }
 
 /**
