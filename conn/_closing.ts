@@ -49,6 +49,8 @@ export class Closing {
     | ReturnType<typeof setImmediate>
     | undefined = undefined;
   #echoImmediate = false;
+  // Reschedules a held echo when the inbox empties; made on first use.
+  #onEmptied: (() => void) | undefined = undefined;
   #finSent = false;
   #stopped = false;
 
@@ -115,17 +117,17 @@ export class Closing {
       machine.error !== undefined;
     if (!pending || machine.closeSent || this.#stopped) return;
     this.#cancelEcho();
-    const drained = this.#parts.inbox.drained;
+    const inbox = this.#parts.inbox;
+    const drained = inbox.drained;
+    // While the echo is held, the inbox says when a read empties it.
+    if (!drained) {
+      inbox.onEmptied = this.#onEmptied ??= () => this.scheduleEcho();
+    }
     this.#echoImmediate = drained;
     this.#echo = drained ? setImmediate(() => this.#echoClose()) : setTimeout(
       () => this.#echoClose(),
       Math.min(1000, this.#owner.closeTimeout / 2),
     );
-  }
-
-  /** The inbox emptied a queue: a waiting echo may go sooner. */
-  inboxEmptied(): void {
-    if (this.#echo !== undefined) this.scheduleEcho();
   }
 
   /** Sends FIN (closes the write direction), once. */
@@ -146,6 +148,7 @@ export class Closing {
     const timer = this.#echo;
     if (timer === undefined) return;
     this.#echo = undefined;
+    this.#parts.inbox.onEmptied = undefined;
     if (this.#echoImmediate) {
       clearImmediate(timer as ReturnType<typeof setImmediate>);
     } else clearTimeout(timer as ReturnType<typeof setTimeout>);
@@ -153,6 +156,7 @@ export class Closing {
 
   #echoClose(): void {
     this.#echo = undefined;
+    this.#parts.inbox.onEmptied = undefined;
     const { machine, writer, wake } = this.#parts;
     if (this.#stopped || machine.closeSent) return;
     machine.close();

@@ -17,8 +17,12 @@ export class Inbox {
   #limit: number;
   #room: Signal;
   #readers = new Signal();
-  #onEmptied: () => void;
   #skipping = false;
+  /**
+   * Called when a read has just emptied a queue, while someone needs to
+   * know (a close echo waiting for the reader): unset, a read costs no call.
+   */
+  onEmptied: (() => void) | undefined = undefined;
   /**
    * Whether the application has stopped reading: from then on messages are
    * dropped as they arrive, as there is nobody to keep them for.
@@ -31,12 +35,10 @@ export class Inbox {
    * @param limit The byte count at which reading the socket stops.
    * @param room Notified when the bytes fall back under the limit (and when
    * a reader starts waiting): the read loop waits on it.
-   * @param onEmptied Called when a queue has just been emptied by a read.
    */
-  constructor(limit: number, room: Signal, onEmptied: () => void) {
+  constructor(limit: number, room: Signal) {
     this.#limit = limit;
     this.#room = room;
-    this.#onEmptied = onEmptied;
   }
 
   /** The bytes held. */
@@ -144,6 +146,6 @@ export class Inbox {
   #took(bytes: number, emptied: boolean): void {
     this.#bytes -= bytes;
     if (this.#bytes < this.#limit) this.#room.notify();
-    if (emptied) this.#onEmptied();
+    if (emptied && this.onEmptied !== undefined) this.onEmptied();
   }
 }

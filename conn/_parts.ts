@@ -52,11 +52,8 @@ export class ConnParts {
     const wake = this.wake;
     this.#onClose = init.onClose;
     const ending = this.ending = new Ending(machine);
-    const inbox = this.inbox = new Inbox(
-      init.readBufferSize ?? DEFAULT_READ_BUFFER,
-      wake,
-      () => this.closing.inboxEmptied(),
-    );
+    const readBuffer = init.readBufferSize ?? DEFAULT_READ_BUFFER;
+    const inbox = this.inbox = new Inbox(readBuffer, wake);
     this.reader = new Reader(inbox, ending, conn);
     const sendBuffer = init.sendBufferSize ?? DEFAULT_SEND_BUFFER;
     const writer = this.writer = new Writer(

@@ -27,7 +27,7 @@ class FakeMachine {
 function setup(closeTimeout = 10_000) {
   const machine = new FakeMachine();
   const wake = new Signal();
-  const inbox = new Inbox(100, wake, () => closing.inboxEmptied());
+  const inbox = new Inbox(100, wake);
   let enqueued = 0;
   let fins = 0;
   const aborted = Promise.withResolvers<unknown>();
@@ -85,9 +85,11 @@ Deno.test("Closing holds the echo while messages wait, and sends it once they ar
   // A macrotask queued after the echo's would-be immediate runs after it.
   await new Promise((resolve) => setImmediate(resolve));
   assert.equal(machine.closes, 0, "held while a message waits");
+  assert.ok(inbox.onEmptied !== undefined, "watching the inbox");
   inbox.shift(); // the inbox empties: the echo goes at the next macrotask
   await wake.wait();
   assert.equal(machine.closes, 1);
+  assert.equal(inbox.onEmptied, undefined, "no call per read any more");
   closing.stop();
 });
 

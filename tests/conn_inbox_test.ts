@@ -16,7 +16,8 @@ function peek(inbox: Inbox): Uint8Array | undefined {
 function setup(limit: number) {
   const room = new Signal();
   let emptied = 0;
-  const inbox = new Inbox(limit, room, () => emptied++);
+  const inbox = new Inbox(limit, room);
+  inbox.onEmptied = () => emptied++;
   return { inbox, room, emptied: () => emptied };
 }
 
@@ -43,6 +44,7 @@ Deno.test("Inbox is full at its limit, and wakes the read loop once under it", a
   assert.equal(inbox.full, false);
   inbox.push("cd");
   assert.equal(inbox.full, true);
+  inbox.onEmptied = undefined; // nobody watching: reads still work
   const woken = room.wait();
   inbox.shift();
   await woken; // 2 < 4: room again

@@ -20,7 +20,7 @@ function setup() {
     closeSent: false,
     error: undefined,
   };
-  const inbox = new Inbox(1 << 20, new Signal(), () => {});
+  const inbox = new Inbox(1 << 20, new Signal());
   const ending = new Ending(machine as unknown as ProtocolMachine);
   const reader = new Reader(inbox, ending, { close: () => Promise.resolve() });
   const streams = new MessageStreams({

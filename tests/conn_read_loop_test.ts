@@ -55,7 +55,7 @@ function setup(readBufferSize = 1 << 16, readTimeout = 0) {
   const transport = new ScriptedTransport();
   const machine = new WebSocketProtocol({ role: "server" });
   const wake = new Signal();
-  const inbox = new Inbox(readBufferSize, wake, () => closing.inboxEmptied());
+  const inbox = new Inbox(readBufferSize, wake);
   const aborted = Promise.withResolvers<unknown>();
   const finished = Promise.withResolvers<void>();
   const owner = {

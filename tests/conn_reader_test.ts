@@ -13,7 +13,7 @@ function setup() {
     closeSent: false,
     error: undefined,
   };
-  const inbox = new Inbox(1 << 20, new Signal(), () => {});
+  const inbox = new Inbox(1 << 20, new Signal());
   const ending = new Ending(machine as unknown as ProtocolMachine);
   let closes = 0;
   const reader = new Reader(inbox, ending, {
