@@ -44,8 +44,10 @@ export class Outgoing {
     const parts = this.#parts;
     parts.idle?.touch();
     const machine = parts.machine;
+    if (parts.ending.done || machine.closeSent) {
+      return Promise.reject(this.#closingError());
+    }
     try {
-      this.#assertOpen();
       if (!(data instanceof PreparedMessage)) machine.send(data, options);
       else if (machine.sendPrepared) machine.sendPrepared(data, options);
       else machine.send(data.data, options);
@@ -96,11 +98,13 @@ export class Outgoing {
 
   #assertOpen(): void {
     const { ending, machine } = this.#parts;
-    if (ending.done || machine.closeSent) {
-      throw new ConnectionClosedError(
-        ending.info,
-        "Cannot send: connection is closing",
-      );
-    }
+    if (ending.done || machine.closeSent) throw this.#closingError();
+  }
+
+  #closingError(): ConnectionClosedError {
+    return new ConnectionClosedError(
+      this.#parts.ending.info,
+      "Cannot send: connection is closing",
+    );
   }
 }
