@@ -16,16 +16,13 @@
  */
 
 import type { CloseInfo, ProtocolError } from "./errors.ts";
-import type {
-  Message,
-  ProtocolVersion,
-  SendOptions,
-} from "./protocol/machine.ts";
+import type { Message, SendOptions } from "./protocol/machine.ts";
 import type { PreparedMessage } from "./fanout/prepared.ts";
 import type { Topics } from "./fanout/topics.ts";
 import { type MessageStream, MessageStreams } from "./conn/_message_stream.ts";
 import { type ConnInit, DEFAULT_CLOSE_TIMEOUT } from "./conn/_options.ts";
 import { ConnParts } from "./conn/_parts.ts";
+import { ConnectionInfo } from "./conn/_info.ts";
 import { type SendStreamOptions, StreamSender } from "./conn/_stream_sender.ts";
 
 export type { CloseInfo } from "./errors.ts";
@@ -36,6 +33,7 @@ export type {
 } from "./protocol/machine.ts";
 export type { ConnInit, ConnOptions } from "./conn/_options.ts";
 export type { Transport } from "./conn/_transport.ts";
+export { ConnectionInfo } from "./conn/_info.ts";
 export type { MessageStream } from "./conn/_message_stream.ts";
 export type { SendStreamOptions } from "./conn/_stream_sender.ts";
 
@@ -77,21 +75,8 @@ export type { SendStreamOptions } from "./conn/_stream_sender.ts";
  * }
  * ```
  */
-export class Conn implements AsyncDisposable, AsyncIterable<Message> {
-  /** The negotiated subprotocol ("" for none). */
-  readonly protocol: string;
-  /** The negotiated extensions, as in `Sec-WebSocket-Extensions` ("" for none). */
-  readonly extensions: string;
-  /** The origin of the connection: the `Origin` sent or received ("" for none). */
-  readonly origin: string;
-  /** The WebSocket URL, the lineage's location. */
-  readonly url: string;
-  /** The protocol version spoken: `"13"` (RFC 6455) unless a draft. */
-  readonly version: ProtocolVersion;
-  /** The local address, when the transport is a socket. */
-  readonly localAddr: Deno.Addr | undefined;
-  /** The remote address, when the transport is a socket. */
-  readonly remoteAddr: Deno.Addr | undefined;
+export class Conn extends ConnectionInfo
+  implements AsyncDisposable, AsyncIterable<Message> {
   /** Longest wait for the closing handshake, in milliseconds. */
   closeTimeout: number;
   /** Longest wait for data from the peer, in milliseconds (0 for none). */
@@ -99,7 +84,6 @@ export class Conn implements AsyncDisposable, AsyncIterable<Message> {
   /** Longest wait for one socket write, in milliseconds (0 for none). */
   writeTimeout: number;
 
-  #request: Request | (() => Request) | undefined;
   #topics: Topics | (() => Topics) | undefined;
   // The inbox, the writer, the read loop, the timers (see ConnParts).
   #p: ConnParts;
@@ -116,27 +100,13 @@ export class Conn implements AsyncDisposable, AsyncIterable<Message> {
    * @param init The transport, the machine and what the handshake agreed.
    */
   constructor(init: ConnInit) {
-    this.protocol = init.protocol ?? "";
-    this.extensions = init.extensions ?? "";
-    this.origin = init.origin ?? "";
-    this.url = init.url;
-    this.#request = init.request;
+    super(init);
     this.#topics = init.topics;
-    this.version = init.version ?? "13";
-    this.localAddr = init.transport.localAddr;
-    this.remoteAddr = init.transport.remoteAddr;
     this.closeTimeout = init.closeTimeout ?? DEFAULT_CLOSE_TIMEOUT;
     this.readTimeout = init.readTimeout ?? 0;
     this.writeTimeout = init.writeTimeout ?? 0;
     this.#p = new ConnParts(this, init);
     this.#p.start(this, init);
-  }
-
-  /** The upgrade request, on the server side (made on first use). */
-  get request(): Request | undefined {
-    const request = this.#request;
-    if (typeof request !== "function") return request;
-    return this.#request = request();
   }
 
   /**

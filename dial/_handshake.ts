@@ -19,7 +19,7 @@ import type { ProtocolVersion } from "../protocol/machine.ts";
 import { pickConnOptions } from "../conn/_options.ts";
 import type { Deadline } from "../_util/deadline.ts";
 import { readHead, writeAll } from "../_util/io.ts";
-import { rfc6455Conn } from "../server/_rfc6455_conn.ts";
+import { rfc6455Conn } from "../conn/_rfc6455.ts";
 import type { DialOptions } from "../client.ts";
 import { closeQuietly, openTransport } from "./_open.ts";
 import type { RedirectChain } from "./_redirects.ts";

@@ -26,7 +26,7 @@ import { originAllowed } from "./_origin.ts";
 import { readUpgrade } from "./_read_upgrade.ts";
 import { makeRequest, requestBuilder, requestUrl } from "./_request.ts";
 import { errorResponse, respond } from "./_respond.ts";
-import { rfc6455Conn } from "./_rfc6455_conn.ts";
+import { rfc6455Conn } from "../conn/_rfc6455.ts";
 
 /**
  * Runs the server side of the opening handshake under `timer`, which it

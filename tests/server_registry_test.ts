@@ -4,7 +4,7 @@
 import assert from "node:assert/strict";
 import { type Conn, dial, serve } from "../mod.ts";
 import { ConnRegistry } from "../server/_registry.ts";
-import { rfc6455Conn } from "../server/_rfc6455_conn.ts";
+import { rfc6455Conn } from "../conn/_rfc6455.ts";
 import { memoryPair } from "./_util.ts";
 
 const quiet = { hostname: "127.0.0.1", port: 0, onListen() {} };

@@ -1,9 +1,9 @@
-// An RFC 6455 connection made after its handshake (server/_rfc6455_conn.ts):
+// An RFC 6455 connection made after its handshake (conn/_rfc6455.ts):
 // its limit and its extension's life.
 
 import assert from "node:assert/strict";
 import type { PerMessageExtension } from "../extensions/extension.ts";
-import { rfc6455Conn } from "../server/_rfc6455_conn.ts";
+import { rfc6455Conn } from "../conn/_rfc6455.ts";
 import { memoryPair } from "./_util.ts";
 
 Deno.test("rfc6455Conn() frees its extension once, when the transport closes", async () => {
