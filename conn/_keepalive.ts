@@ -88,7 +88,9 @@ export interface KeepaliveTimes {
 export class Keepalive {
   #target: Pingable;
   #machine: { readonly state: ProtocolState };
-  #times: KeepaliveTimes;
+  // Numbers rather than the options object: one less object per connection.
+  #interval: number;
+  #timeout: number;
   #expiry = new Expiry();
   #stopped = false;
 
@@ -104,7 +106,8 @@ export class Keepalive {
   ) {
     this.#target = target;
     this.#machine = machine;
-    this.#times = times;
+    this.#interval = times.interval;
+    this.#timeout = times.timeout;
     this.#schedule();
   }
 
@@ -119,7 +122,7 @@ export class Keepalive {
     if (this.#stopped) return;
     const expiry = this.#expiry;
     expiry.fire = () => this.#ping();
-    schedule(expiry, this.#times.interval);
+    schedule(expiry, this.#interval);
   }
 
   #ping(): void {
@@ -128,7 +131,7 @@ export class Keepalive {
     const pong = this.#target.ping();
     const expiry = this.#expiry;
     expiry.fire = () => this.#target.abort(timeoutError("Keepalive ping"));
-    schedule(expiry, this.#times.timeout);
+    schedule(expiry, this.#timeout);
     pong.then(() => {
       cancel(expiry);
       this.#schedule();

@@ -24,6 +24,8 @@ import { Writer } from "./_writer.ts";
 
 /** Everything a {@linkcode Conn} is made of besides its public fields. */
 export class ConnParts {
+  /** The connection these are the parts of. */
+  readonly owner: Conn;
   readonly transport: Transport;
   readonly machine: ProtocolMachine;
   /** The read loop's wake-up: room in the inbox, a close frame to send. */
@@ -32,13 +34,15 @@ export class ConnParts {
   readonly inbox: Inbox;
   readonly reader: Reader;
   readonly writer: Writer;
-  readonly closing: Closing;
-  readonly pings: Pings = new Pings();
   readonly loop: ReadLoop;
   readonly idle: IdleTimer | undefined;
   readonly outgoing: Outgoing;
   keepalive: Keepalive | undefined = undefined;
   #onClose: (() => void) | undefined;
+  // Made on first use: most connections never close by handshake while
+  // idle, and many never ping, so an idle connection holds neither.
+  #closing: Closing | undefined;
+  #pings: Pings | undefined;
 
   /**
    * @param conn The connection, whose settings (closeTimeout, readTimeout,
@@ -47,6 +51,7 @@ export class ConnParts {
    * @param init What it is made of.
    */
   constructor(conn: Conn, init: ConnInit) {
+    this.owner = conn;
     const transport = this.transport = init.transport;
     const machine = this.machine = init.machine;
     const wake = this.wake;
@@ -56,35 +61,33 @@ export class ConnParts {
     const inbox = this.inbox = new Inbox(readBuffer, wake);
     this.reader = new Reader(inbox, ending, conn);
     const sendBuffer = init.sendBufferSize ?? DEFAULT_SEND_BUFFER;
-    const writer = this.writer = new Writer(
+    this.writer = new Writer(
       transport,
       machine,
       conn,
       inbox,
       sendBuffer,
     );
-    const closing = this.closing = new Closing(conn, this);
     const idleTimeout = init.idleTimeout ?? 0;
-    const idle = this.idle = idleTimeout > 0
-      ? new IdleTimer(idleTimeout, conn)
-      : undefined;
+    this.idle = idleTimeout > 0 ? new IdleTimer(idleTimeout, conn) : undefined;
     this.outgoing = new Outgoing(this);
-    const pings = this.pings;
-    const finish = () => this.finish();
-    this.loop = new ReadLoop(
-      {
-        owner: conn,
-        transport,
-        machine,
-        inbox,
-        writer,
-        closing,
-        pings,
-        idle,
-        wake,
-        finish,
-      },
-    );
+    this.loop = new ReadLoop(this);
+  }
+
+  /** The closing handshake's timing (made on first use). */
+  get closing(): Closing {
+    let closing = this.#closing;
+    if (closing === undefined) {
+      closing = this.#closing = new Closing(this.owner, this);
+      // Made after the end: it must start no timer.
+      if (this.ending.done) closing.stop();
+    }
+    return closing;
+  }
+
+  /** The pings awaiting their pongs (made on first use). */
+  get pings(): Pings {
+    return this.#pings ??= new Pings();
   }
 
   /**
@@ -114,7 +117,7 @@ export class ConnParts {
     const ending = this.ending;
     if (ending.done) return;
     ending.done = true;
-    this.closing.stop();
+    this.#closing?.stop();
     this.keepalive?.stop();
     this.idle?.stop();
     try {
@@ -125,10 +128,11 @@ export class ConnParts {
     this.#onClose?.();
     // Made only when someone waits: most connections end with nothing
     // pending.
-    const error = this.pings.pending || this.writer.waiting
+    const pings = this.#pings;
+    const error = pings?.pending || this.writer.waiting
       ? ending.error()
       : undefined;
-    this.pings.rejectAll(error);
+    pings?.rejectAll(error);
     this.writer.stop(error);
     this.inbox.wakeReaders();
     this.loop.stop();

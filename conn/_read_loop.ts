@@ -40,52 +40,36 @@ export interface ReadLoopParts {
   /** Notified whenever the loop may go on (room in the inbox, a close). */
   wake: Signal;
   /** Closes the transport and settles the connection. */
-  finish: () => void;
+  finish(): void;
 }
 
 /** Reads one connection's socket until it is closed. */
 export class ReadLoop {
-  #owner: ReadLoopOwner;
-  #transport: Transport;
-  #machine: ProtocolMachine;
-  #inbox: Inbox;
-  #writer: Writer;
-  #closing: Closing;
-  #pings: Pings;
-  #idle: IdleTimer | undefined;
-  #wake: Signal;
-  #finish: () => void;
+  // The parts are read through one reference rather than copied into
+  // fields: a connection's memory is mostly its parts, one per connection.
+  #parts: ReadLoopParts;
   #stopped = false;
 
   constructor(parts: ReadLoopParts) {
-    this.#owner = parts.owner;
-    this.#transport = parts.transport;
-    this.#machine = parts.machine;
-    this.#inbox = parts.inbox;
-    this.#writer = parts.writer;
-    this.#closing = parts.closing;
-    this.#pings = parts.pings;
-    this.#idle = parts.idle;
-    this.#wake = parts.wake;
-    this.#finish = parts.finish;
+    this.#parts = parts;
   }
 
   /** Ends the loop (the connection is finished). */
   stop(): void {
     this.#stopped = true;
-    this.#wake.notify();
+    this.#parts.wake.notify();
   }
 
   /** Runs until the connection ends; never rejects. */
   async run(): Promise<void> {
-    const machine = this.#machine;
-    const inbox = this.#inbox;
-    const wake = this.#wake;
+    const machine = this.#parts.machine;
+    const inbox = this.#parts.inbox;
+    const wake = this.#parts.wake;
     try {
       const reads = new ReadBuffer();
       while (!this.#stopped) {
         this.#dispatch();
-        if (machine.hasOutgoing) this.#writer.enqueue();
+        if (machine.hasOutgoing) this.#parts.writer.enqueue();
         if (machine.state === "closed") break;
         if (
           (machine.closeReceived || machine.error) && !machine.closeSent
@@ -120,46 +104,48 @@ export class ReadLoop {
       }
       await this.#closeTransport();
     } catch (error) {
-      if (!this.#stopped) this.#owner.abort(error);
+      if (!this.#stopped) this.#parts.owner.abort(error);
     }
   }
 
   // Hands the machine's events on.
   #dispatch(): void {
-    const machine = this.#machine;
+    const machine = this.#parts.machine;
     const events = machine.takeEvents();
     for (const event of events) {
       switch (event.type) {
         case "message":
-          this.#idle?.touch();
-          this.#inbox.push(event.data);
+          this.#parts.idle?.touch();
+          this.#parts.inbox.push(event.data);
           break;
         case "part":
-          this.#idle?.touch();
-          this.#inbox.pushPart(event);
+          this.#parts.idle?.touch();
+          this.#parts.inbox.pushPart(event);
           break;
         case "pong":
-          this.#pings.answer(event.data);
+          this.#parts.pings.answer(event.data);
           break;
         case "close":
-          this.#closing.start();
-          this.#closing.scheduleEcho();
+          this.#parts.closing.start();
+          this.#parts.closing.scheduleEcho();
           break;
       }
     }
     if (machine.error && !machine.closeSent && !this.#stopped) {
       // The peer broke the protocol: the failure's close frame is sent as a
       // close echo is, after the answers to the messages before the fault.
-      this.#closing.start();
-      if (!this.#closing.echoScheduled) this.#closing.scheduleEcho();
+      this.#parts.closing.start();
+      if (!this.#parts.closing.echoScheduled) {
+        this.#parts.closing.scheduleEcho();
+      }
     }
-    if (events.length > 0) this.#inbox.wakeReaders();
+    if (events.length > 0) this.#parts.inbox.wakeReaders();
   }
 
   // One socket read, under the read timeout when one is set.
   #read(buffer: Uint8Array): Promise<number | null> {
-    const read = this.#transport.read(buffer);
-    const timeout = this.#owner.readTimeout;
+    const read = this.#parts.transport.read(buffer);
+    const timeout = this.#parts.owner.readTimeout;
     return timeout > 0 ? withTimeout(read, timeout, "Read") : read;
   }
 
@@ -168,21 +154,23 @@ export class ReadLoop {
   // then wait a bounded time for the peer's FIN before closing.
   async #closeTransport(): Promise<void> {
     if (this.#stopped) return;
-    this.#closing.start();
+    this.#parts.closing.start();
     try {
-      await this.#writer.settled();
+      await this.#parts.writer.settled();
       // Who sends FIN first is the protocol's close rule.
-      if (this.#machine.closesTransportFirst) await this.#closing.sendFin();
+      if (this.#parts.machine.closesTransportFirst) {
+        await this.#parts.closing.sendFin();
+      }
       while (!this.#stopped) {
         const n = await this.#read(DISCARD);
         if (n === null) {
-          this.#machine.receiveEof();
+          this.#parts.machine.receiveEof();
           break;
         }
       }
     } catch {
       // A reset or a timeout here only means the peer is already gone.
     }
-    this.#finish();
+    this.#parts.finish();
   }
 }

@@ -2,6 +2,7 @@
 // transport, raw HTTP over TCP, and servers and clients that misbehave.
 
 import type { Transport } from "../conn.ts";
+import { concatBytes } from "../_util/bytes.ts";
 import { encodeFrame, type Frame, FrameDecoder, Opcode } from "../frame.ts";
 import {
   computeAccept,
@@ -60,13 +61,7 @@ export async function readToEnd(transport: Transport): Promise<Uint8Array> {
   } catch (error) {
     if (!(error instanceof Deno.errors.ConnectionReset)) throw error;
   }
-  const out = new Uint8Array(total);
-  let offset = 0;
-  for (const part of parts) {
-    out.set(part, offset);
-    offset += part.length;
-  }
-  return out;
+  return concatBytes(parts, total);
 }
 
 /** Reads one HTTP head from a transport. */

@@ -4,6 +4,7 @@
 // validator written from RFC 3629, and a reference model of what a receiving
 // endpoint must do with a byte stream. None of it uses the library's codec,
 // so the library is checked against a second implementation, not itself.
+import { concatBytes as joinBytes } from "../../_util/bytes.ts";
 
 /** Opcodes, as numbers. */
 export const OP = {
@@ -22,17 +23,9 @@ export function toBytes(data: string | Uint8Array): Uint8Array {
   return typeof data === "string" ? encoder.encode(data) : data;
 }
 
-/** Concatenates byte arrays. */
+/** Concatenates byte arrays into a new array. */
 export function concatBytes(parts: readonly Uint8Array[]): Uint8Array {
-  let size = 0;
-  for (const part of parts) size += part.length;
-  const out = new Uint8Array(size);
-  let offset = 0;
-  for (const part of parts) {
-    out.set(part, offset);
-    offset += part.length;
-  }
-  return out;
+  return joinBytes([new Uint8Array(0), ...parts]);
 }
 
 /** Parses hex ("ce ba" or "ceba") into bytes. */
