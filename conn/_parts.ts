@@ -33,7 +33,6 @@ export class ConnParts {
   readonly ending: Ending;
   readonly inbox: Inbox;
   readonly reader: Reader;
-  readonly writer: Writer;
   readonly loop: ReadLoop;
   readonly idle: IdleTimer | undefined;
   readonly outgoing: Outgoing;
@@ -42,6 +41,8 @@ export class ConnParts {
   // Made on first use: most connections never close by handshake while
   // idle, and many never ping, so an idle connection holds neither.
   #closing: Closing | undefined;
+  #writer: Writer | undefined;
+  #sendBuffer: number;
   #pings: Pings | undefined;
 
   /**
@@ -52,7 +53,7 @@ export class ConnParts {
    */
   constructor(conn: Conn, init: ConnInit) {
     this.owner = conn;
-    const transport = this.transport = init.transport;
+    this.transport = init.transport;
     const machine = this.machine = init.machine;
     const wake = this.wake;
     this.#onClose = init.onClose;
@@ -60,14 +61,7 @@ export class ConnParts {
     const readBuffer = init.readBufferSize ?? DEFAULT_READ_BUFFER;
     const inbox = this.inbox = new Inbox(readBuffer, wake);
     this.reader = new Reader(inbox, ending, conn);
-    const sendBuffer = init.sendBufferSize ?? DEFAULT_SEND_BUFFER;
-    this.writer = new Writer(
-      transport,
-      machine,
-      conn,
-      inbox,
-      sendBuffer,
-    );
+    this.#sendBuffer = init.sendBufferSize ?? DEFAULT_SEND_BUFFER;
     const idleTimeout = init.idleTimeout ?? 0;
     this.idle = idleTimeout > 0 ? new IdleTimer(idleTimeout, conn) : undefined;
     this.outgoing = new Outgoing(this);
@@ -83,6 +77,26 @@ export class ConnParts {
       if (this.ending.done) closing.stop();
     }
     return closing;
+  }
+
+  /**
+   * The write side (made on first use: a connection that has sent nothing
+   * since its handshake holds no queue).
+   */
+  get writer(): Writer {
+    let writer = this.#writer;
+    if (writer === undefined) {
+      writer = this.#writer = new Writer(
+        this.transport,
+        this.machine,
+        this.owner,
+        this.inbox,
+        this.#sendBuffer,
+      );
+      // Made after the end: it writes nothing.
+      if (this.ending.done) writer.stop(undefined);
+    }
+    return writer;
   }
 
   /** The pings awaiting their pongs (made on first use). */
@@ -129,11 +143,12 @@ export class ConnParts {
     // Made only when someone waits: most connections end with nothing
     // pending.
     const pings = this.#pings;
-    const error = pings?.pending || this.writer.waiting
+    const writer = this.#writer;
+    const error = pings?.pending || writer?.waiting
       ? ending.error()
       : undefined;
     pings?.rejectAll(error);
-    this.writer.stop(error);
+    writer?.stop(error);
     this.inbox.wakeReaders();
     this.loop.stop();
     ending.settle();

@@ -119,8 +119,11 @@ export class WebSocketProtocol extends MachineBase
   implements machine.ProtocolMachine {
   #autoCloseEcho: boolean;
   #reader: MessageReader;
-  #writer: FrameWriter;
-  #sender: MessageSender;
+  // The sending side is made on first use: a connection that has sent
+  // nothing since its handshake holds no frame writer.
+  #writer: FrameWriter | undefined;
+  #sender: MessageSender | undefined;
+  #options: WebSocketProtocolOptions;
 
   /**
    * Creates a machine in the open state.
@@ -129,7 +132,7 @@ export class WebSocketProtocol extends MachineBase
    */
   constructor(options: WebSocketProtocolOptions) {
     super(options.role);
-    const client = options.role === "client";
+    this.#options = options;
     this.#autoCloseEcho = options.autoCloseEcho ?? true;
     this.#reader = new MessageReader({
       role: options.role,
@@ -137,8 +140,23 @@ export class WebSocketProtocol extends MachineBase
       extension: options.extension,
       ownsInput: options.ownsInput,
     });
-    this.#writer = new FrameWriter(client, options.maskKey ?? fillMaskKey);
-    this.#sender = new MessageSender(this.#writer, options.extension, client);
+  }
+
+  #frames(): FrameWriter {
+    const options = this.#options;
+    return this.#writer ??= new FrameWriter(
+      options.role === "client",
+      options.maskKey ?? fillMaskKey,
+    );
+  }
+
+  #messages(): MessageSender {
+    const options = this.#options;
+    return this.#sender ??= new MessageSender(
+      this.#frames(),
+      options.extension,
+      options.role === "client",
+    );
   }
 
   /** Always true: RFC 6455 has pings. */
@@ -153,7 +171,8 @@ export class WebSocketProtocol extends MachineBase
 
   /** Whether there are bytes to write. */
   get hasOutgoing(): boolean {
-    return this.#writer.hasOutgoing;
+    const writer = this.#writer;
+    return writer !== undefined && writer.hasOutgoing;
   }
 
   /**
@@ -241,7 +260,8 @@ export class WebSocketProtocol extends MachineBase
    * @returns The chunks, in order.
    */
   takeOutgoing(): Uint8Array[] {
-    return this.#writer.take();
+    const writer = this.#writer;
+    return writer === undefined ? [] : writer.take();
   }
 
   /**
@@ -253,7 +273,7 @@ export class WebSocketProtocol extends MachineBase
    * @param chunk The chunk, as taken.
    */
   release(chunk: Uint8Array): void {
-    this.#writer.release(chunk);
+    this.#writer?.release(chunk);
   }
 
   /**
@@ -264,7 +284,7 @@ export class WebSocketProtocol extends MachineBase
    */
   send(data: machine.Message, options?: machine.SendOptions): void {
     this.assertCanSend("send");
-    this.#sender.send(data, options);
+    this.#messages().send(data, options);
   }
 
   /**
@@ -276,7 +296,7 @@ export class WebSocketProtocol extends MachineBase
    */
   sendPrepared(message: PreparedMessage, options?: machine.SendOptions): void {
     this.assertCanSend("send");
-    this.#sender.sendPrepared(message, options);
+    this.#messages().sendPrepared(message, options);
   }
 
   /**
@@ -301,7 +321,7 @@ export class WebSocketProtocol extends MachineBase
    */
   sendPart(data: Uint8Array, options: machine.SendPartOptions): void {
     this.assertCanSend("send");
-    this.#sender.sendPart(data, options);
+    this.#messages().sendPart(data, options);
   }
 
   /**
@@ -366,11 +386,11 @@ export class WebSocketProtocol extends MachineBase
       );
     }
     this.assertCanSend("send");
-    this.#writer.queueFrame(opcode, data, false);
+    this.#frames().queueFrame(opcode, data, false);
   }
 
   #sendClose(code: number, reason: Uint8Array): void {
-    this.#writer.queueFrame(Opcode.Close, closePayload(code, reason), false);
+    this.#frames().queueFrame(Opcode.Close, closePayload(code, reason), false);
     this.closeQueued = true;
     this.lifecycle = this.peerClose ? "closed" : "closing";
   }
@@ -399,7 +419,7 @@ export class WebSocketProtocol extends MachineBase
     } else if (opcode === Opcode.Ping) {
       this.events.push({ type: "ping", data: payload });
       if (!this.closeQueued) {
-        this.#writer.queueFrame(Opcode.Pong, payload, false);
+        this.#frames().queueFrame(Opcode.Pong, payload, false);
       }
     } else {
       this.events.push({ type: "pong", data: payload });
@@ -418,7 +438,7 @@ export class WebSocketProtocol extends MachineBase
   // Echo the peer's code (and reason), as RFC 6455 section 5.5.1 advises.
   #echoClose(code: number, reason: Uint8Array): void {
     if (code === 1005) {
-      this.#writer.queueFrame(Opcode.Close, EMPTY, false);
+      this.#frames().queueFrame(Opcode.Close, EMPTY, false);
       this.closeQueued = true;
     } else {
       this.#sendClose(code, reason);
