@@ -123,7 +123,9 @@ export class WebSocketProtocol extends MachineBase
   // nothing since its handshake holds no frame writer.
   #writer: FrameWriter | undefined;
   #sender: MessageSender | undefined;
-  #options: WebSocketProtocolOptions;
+  #client: boolean;
+  #maskKey: (target: Uint8Array, offset: number) => void;
+  #extension: PerMessageExtension | undefined;
 
   /**
    * Creates a machine in the open state.
@@ -132,7 +134,9 @@ export class WebSocketProtocol extends MachineBase
    */
   constructor(options: WebSocketProtocolOptions) {
     super(options.role);
-    this.#options = options;
+    this.#client = options.role === "client";
+    this.#maskKey = options.maskKey ?? fillMaskKey;
+    this.#extension = options.extension;
     this.#autoCloseEcho = options.autoCloseEcho ?? true;
     this.#reader = new MessageReader({
       role: options.role,
@@ -143,19 +147,14 @@ export class WebSocketProtocol extends MachineBase
   }
 
   #frames(): FrameWriter {
-    const options = this.#options;
-    return this.#writer ??= new FrameWriter(
-      options.role === "client",
-      options.maskKey ?? fillMaskKey,
-    );
+    return this.#writer ??= new FrameWriter(this.#client, this.#maskKey);
   }
 
   #messages(): MessageSender {
-    const options = this.#options;
     return this.#sender ??= new MessageSender(
       this.#frames(),
-      options.extension,
-      options.role === "client",
+      this.#extension,
+      this.#client,
     );
   }
 
