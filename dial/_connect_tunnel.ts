@@ -2,6 +2,7 @@
 // a client sends to an HTTP proxy and the check of the proxy's answer.
 
 import { parseResponseHead, type ResponseHead } from "../handshake.ts";
+import { latin1 } from "../_util/http_head.ts";
 
 const encoder = new TextEncoder();
 
@@ -15,10 +16,8 @@ export function connectAuthority(hostname: string, port: number): string {
 
 /** The `Proxy-Authorization` value for Basic credentials (RFC 7617). */
 export function basicAuthorization(username: string, password: string): string {
-  const bytes = encoder.encode(`${username}:${password}`);
-  let binary = "";
-  for (const byte of bytes) binary += String.fromCharCode(byte);
-  return `Basic ${btoa(binary)}`;
+  // btoa() takes one character per byte: the UTF-8 bytes as Latin-1.
+  return `Basic ${btoa(latin1(encoder.encode(`${username}:${password}`)))}`;
 }
 
 /** Builds the CONNECT request head. */

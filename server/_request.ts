@@ -3,6 +3,7 @@
 
 import { HandshakeError } from "../errors.ts";
 import type { RequestHead } from "../handshake.ts";
+import { latin1 } from "../_util/http_head.ts";
 import { parseFieldLine } from "../_util/http_syntax.ts";
 
 /**
@@ -27,8 +28,6 @@ export function requestUrl(head: RequestHead, secure: boolean): URL {
   return url;
 }
 
-const ascii = new TextDecoder();
-
 /**
  * The upgrade Request, from the bytes of a head that `parseRequestHead` has
  * accepted. Header lines are appended one by one: much cheaper than giving
@@ -43,12 +42,7 @@ export function makeRequest(
     ? new Request(href)
     : new Request(href, { method });
   const headers = request.headers;
-  let text = "";
-  let i = 0;
-  while (i < head.length && head[i] < 0x80) i++;
-  if (i === head.length) text = ascii.decode(head);
-  else for (const byte of head) text += String.fromCharCode(byte);
-  const lines = text.split("\r\n");
+  const lines = latin1(head).split("\r\n");
   for (let n = 1; n < lines.length; n++) {
     const field = parseFieldLine(lines[n]);
     // The head was parsed already: only the empty last lines fail here.
