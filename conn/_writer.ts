@@ -224,6 +224,10 @@ export class Writer {
   }
 }
 
+// How a batch nobody waited for ended, when it was written: one shared
+// object, since this is every write turn of every connection.
+const WRITTEN = { ok: true } as const;
+
 /**
  * The completion of one batch of writes. Its promise is made only when
  * someone waits for it (flush(), close()): a send under the mark never does,
@@ -247,7 +251,7 @@ export class Batch {
   /** The batch is written. */
   resolve(): void {
     if (this.#deferred !== undefined) this.#deferred.resolve();
-    else this.#settled ??= { ok: true };
+    else this.#settled ??= WRITTEN;
   }
 
   /** The batch will never be written. */
