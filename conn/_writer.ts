@@ -7,6 +7,7 @@ import type { ProtocolMachine } from "../protocol/machine.ts";
 import { concatBytes } from "../_util/bytes.ts";
 import { withTimeout } from "./_timeouts.ts";
 import type { Transport } from "./_transport.ts";
+import { awaitTurn, noteQueued, type TurnWriter } from "./_write_turn.ts";
 
 // Chunks smaller than this are coalesced into one write.
 const COALESCE_LIMIT = 16 * 1024;
@@ -26,23 +27,28 @@ export interface Backlog {
 }
 
 /** Writes what a machine has to send, in order, with backpressure. */
-export class Writer {
+export class Writer implements TurnWriter {
   #transport: Transport;
   #machine: ProtocolMachine;
   #owner: WriterOwner;
   #backlog: Backlog;
   #limit: number;
-  // Chunks queued for the next socket write, and its batch (defined
-  // exactly while the queue is not empty).
+  #state = IDLE;
+  // Chunks queued for the next socket write, and bytes in them and in the
+  // write under way.
   #queue: Uint8Array[] = [];
+  // The array of the last write, emptied, to queue into next time.
+  #spare: Uint8Array[] | undefined = undefined;
   #queuedBytes = 0;
   #inflightBytes = 0;
-  #batch: Batch | undefined = undefined;
-  #inflight: Batch | undefined = undefined; // the batch being written
+  // Whoever waits for the queued chunks, or for those being written, to be
+  // written: made only when someone asks (flush(), close()), since a send
+  // under the mark never does and a broadcast queues on every connection.
+  #queuedDone: PromiseWithResolvers<void> | undefined = undefined;
+  #inflightDone: PromiseWithResolvers<void> | undefined = undefined;
   #writing: Promise<void> | undefined = undefined;
   // Senders waiting for the buffer to fall back to its mark.
   #room: PromiseWithResolvers<void> | undefined = undefined;
-  #stopped = false;
   /** Whether the writer stopped with accepted bytes not written. */
   lost = false;
 
@@ -74,18 +80,25 @@ export class Writer {
 
   /** Whether someone waits for room or for a write. */
   get waiting(): boolean {
-    return this.#room !== undefined || this.#batch !== undefined ||
-      this.#inflight !== undefined;
+    return this.#room !== undefined || this.#queuedDone !== undefined ||
+      this.#inflightDone !== undefined;
+  }
+
+  /** How many received messages wait to be read (for the write turn). */
+  get backlog(): number {
+    return this.#backlog.pending;
   }
 
   /**
    * Moves the machine's outgoing bytes to the queue now (so that
-   * {@linkcode Writer.buffered} counts them) and starts the write loop.
+   * {@linkcode Writer.buffered} counts them) and, if idle, puts the writer
+   * on the next write turn.
    */
   enqueue(): void {
     if (this.#machine.hasOutgoing) this.#takeOutgoing();
-    if (this.#batch !== undefined && this.#writing === undefined) {
-      this.#writing = this.#loop();
+    if (this.#state === IDLE && this.#queue.length > 0) {
+      this.#state = TURN;
+      awaitTurn(this);
     }
   }
 
@@ -96,25 +109,36 @@ export class Writer {
   queued(): Promise<void> {
     this.enqueue();
     if (this.#queuedBytes + this.#inflightBytes <= this.#limit) {
-      return Promise.resolve();
+      return RESOLVED;
     }
+    // Over the mark waiting for the turn is no use: the sender waits for
+    // this write anyway.
+    if (this.#state === TURN) this.startTurn();
     return (this.#room ??= Promise.withResolvers<void>()).promise;
   }
 
   /** Resolves once everything queued so far is written. */
   flush(): Promise<void> {
     this.enqueue();
-    const last = this.#batch ?? this.#inflight;
-    return last ? last.promise : Promise.resolve();
+    if (this.#queue.length > 0) {
+      return (this.#queuedDone ??= Promise.withResolvers<void>()).promise;
+    }
+    if (this.#inflightBytes > 0 || this.#inflightDone !== undefined) {
+      return (this.#inflightDone ??= Promise.withResolvers<void>()).promise;
+    }
+    return RESOLVED;
   }
 
   /**
    * Resolves once what is queued now is written, or, with nothing queued,
-   * once the write loop has ended.
+   * once the writing under way has ended.
    */
   settled(): Promise<void> {
     this.enqueue();
-    return this.#batch?.promise ?? this.#writing ?? Promise.resolve();
+    if (this.#queue.length > 0) {
+      return (this.#queuedDone ??= Promise.withResolvers<void>()).promise;
+    }
+    return this.#writing ?? RESOLVED;
   }
 
   /**
@@ -122,20 +146,27 @@ export class Writer {
    * says whether there was any), and whoever waits rejects with `error`.
    */
   stop(error: unknown): void {
-    this.#stopped = true;
+    this.#state = STOPPED;
     if (this.#queuedBytes + this.#inflightBytes > 0) this.lost = true;
     this.#inflightBytes = 0;
     this.#queuedBytes = 0;
     const room = this.#room;
-    const batch = this.#batch;
-    // The batch on the socket settles too, whether its write then fails
-    // (the transport is closed) or never returns.
-    const inflight = this.#inflight;
-    this.#room = this.#batch = this.#inflight = undefined;
+    const queued = this.#queuedDone;
+    // Those waiting for the write on the socket settle too, whether it
+    // then fails (the transport is closed) or never returns.
+    const inflight = this.#inflightDone;
+    this.#room = this.#queuedDone = this.#inflightDone = undefined;
     if (this.#queue.length > 0) this.#queue = [];
-    room?.reject(error);
-    batch?.reject(error);
-    inflight?.reject(error);
+    reject(room, error);
+    reject(queued, error);
+    reject(inflight, error);
+  }
+
+  /** Starts writing, if the writer waits for its turn (else nothing). */
+  startTurn(): void {
+    if (this.#state !== TURN) return;
+    this.#state = WRITING;
+    this.#writing = this.#write();
   }
 
   #takeOutgoing(): void {
@@ -144,70 +175,52 @@ export class Writer {
       queue.push(chunk);
       this.#queuedBytes += chunk.length;
     }
-    if (queue.length > 0) this.#batch ??= new Batch();
+    noteQueued();
   }
 
-  async #loop(): Promise<void> {
-    // Let the rest of this turn queue its frames too, and while the
-    // application keeps queuing (a loop of awaited sends, which resolve at
-    // once under the mark) or taking messages from the inbox (answering a
-    // read that brought many), let it go on: one write instead of many. A
-    // bounded number of microtasks, never a timer; past the mark senders
-    // wait for this write anyway.
-    await Promise.resolve();
-    const backlog = this.#backlog;
-    let pending = backlog.pending;
-    let queued = this.#queuedBytes;
-    for (
-      let spins = 0, still = 0;
-      still < 4 && spins < 1024 && queued < this.#limit;
-      spins++
-    ) {
-      await Promise.resolve();
-      const now = backlog.pending;
-      still = now === pending && this.#queuedBytes === queued ? still + 1 : 0;
-      pending = now;
-      queued = this.#queuedBytes;
-    }
+  async #write(): Promise<void> {
+    const transport = this.#transport;
     try {
-      this.#takeOutgoing();
-      while (this.#queue.length > 0 && !this.#stopped) {
+      while (this.#state === WRITING) {
+        if (this.#machine.hasOutgoing) this.#takeOutgoing();
         const chunks = this.#queue;
-        const batch = this.#batch!;
-        this.#queue = [];
-        this.#batch = undefined;
-        this.#inflight = batch;
+        if (chunks.length === 0) break;
+        this.#queue = this.#spare ?? [];
+        this.#spare = undefined;
+        this.#inflightDone = this.#queuedDone;
+        this.#queuedDone = undefined;
         this.#inflightBytes = this.#queuedBytes;
         this.#queuedBytes = 0;
-        for (const buffer of coalesce(chunks)) {
-          await this.#writeAll(buffer);
-          if (this.#stopped) return;
+        const buffers = coalesce(chunks);
+        for (let i = 0; i < buffers.length; i++) {
+          const buffer = buffers[i];
+          for (let offset = 0; offset < buffer.length;) {
+            const write = transport.write(
+              offset === 0 ? buffer : buffer.subarray(offset),
+            );
+            const timeout = this.#owner.writeTimeout;
+            const n = timeout > 0
+              ? await withTimeout(write, timeout, "Write")
+              : await write;
+            if (this.#state !== WRITING) return;
+            offset += n;
+            this.#inflightBytes -= n;
+            if (this.#room !== undefined) this.#checkRoom();
+          }
           // Written: a large chunk (never a copy) may be reused.
           if (buffer.length >= COALESCE_LIMIT) this.#machine.release?.(buffer);
         }
-        this.#inflight = undefined;
-        batch.resolve();
-        this.#takeOutgoing();
+        chunks.length = 0;
+        this.#spare = chunks;
+        const done = this.#inflightDone;
+        this.#inflightDone = undefined;
+        done?.resolve();
       }
     } catch (error) {
-      if (!this.#stopped) this.#owner.abort(error);
+      if (this.#state === WRITING) this.#owner.abort(error);
     } finally {
       this.#writing = undefined;
-    }
-  }
-
-  async #writeAll(buffer: Uint8Array): Promise<void> {
-    let offset = 0;
-    while (offset < buffer.length) {
-      const write = this.#transport.write(buffer.subarray(offset));
-      const timeout = this.#owner.writeTimeout;
-      const n = timeout > 0
-        ? await withTimeout(write, timeout, "Write")
-        : await write;
-      if (this.#stopped) return;
-      offset += n;
-      this.#inflightBytes -= n;
-      if (this.#room !== undefined) this.#checkRoom();
+      if (this.#state === WRITING) this.#state = IDLE;
     }
   }
 
@@ -224,47 +237,24 @@ export class Writer {
   }
 }
 
-// How a batch nobody waited for ended, when it was written: one shared
-// object, since this is every write turn of every connection.
-const WRITTEN = { ok: true } as const;
+// What a writer is doing: nothing; waiting for the write turn; writing;
+// stopped for good.
+const IDLE = 0;
+const TURN = 1;
+const WRITING = 2;
+const STOPPED = 3;
 
-/**
- * The completion of one batch of writes. Its promise is made only when
- * someone waits for it (flush(), close()): a send under the mark never does,
- * and a broadcast makes one batch per connection per turn.
- */
-export class Batch {
-  #deferred: PromiseWithResolvers<void> | undefined = undefined;
-  #settled: { ok: boolean; error?: unknown } | undefined = undefined;
+// A send under the mark resolves at once: one promise for all of them.
+const RESOLVED: Promise<void> = Promise.resolve();
 
-  /** Settles with the batch; made on first use. */
-  get promise(): Promise<void> {
-    if (this.#deferred === undefined) {
-      const made = this.#deferred = Promise.withResolvers<void>();
-      const settled = this.#settled;
-      if (settled?.ok === true) made.resolve();
-      else if (settled !== undefined) made.reject(settled.error);
-    }
-    return this.#deferred.promise;
-  }
-
-  /** The batch is written. */
-  resolve(): void {
-    if (this.#deferred !== undefined) this.#deferred.resolve();
-    else this.#settled ??= WRITTEN;
-  }
-
-  /** The batch will never be written. */
-  reject(error: unknown): void {
-    const made = this.#deferred;
-    if (made === undefined) {
-      this.#settled ??= { ok: false, error };
-      return;
-    }
-    made.reject(error);
-    // Whoever asked for the promise may have let it go.
-    made.promise.catch(() => {});
-  }
+// Rejects a wait someone may have let go of.
+function reject(
+  waiter: PromiseWithResolvers<void> | undefined,
+  error: unknown,
+): void {
+  if (waiter === undefined) return;
+  waiter.reject(error);
+  waiter.promise.catch(() => {});
 }
 
 /** Joins runs of small chunks so that many frames leave in one write. */

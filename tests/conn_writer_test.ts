@@ -1,7 +1,7 @@
 import assert from "node:assert/strict";
 import type { Transport } from "../conn.ts";
 import type { ProtocolMachine } from "../protocol/machine.ts";
-import { Batch, coalesce, Writer } from "../conn/_writer.ts";
+import { coalesce, Writer } from "../conn/_writer.ts";
 import { isPending } from "./_peers.ts";
 
 // A machine that only queues bytes, and a transport whose writes wait until
@@ -131,21 +131,65 @@ Deno.test("Writer aborts its owner when a write fails", async () => {
   assert.deepEqual(owner.aborted, [error]);
 });
 
-Deno.test("Batch makes its promise only when asked, before or after it settles", async () => {
-  const early = new Batch();
-  const promise = early.promise;
-  early.resolve();
-  await promise;
-  const late = new Batch();
-  late.resolve();
-  await late.promise;
-  const failed = new Batch();
-  const error = new Error("x");
-  failed.reject(error);
-  await assert.rejects(failed.promise, (e) => e === error);
-  const unwatched = new Batch();
-  unwatched.promise; // asked for, then let go: no unhandled rejection
-  unwatched.reject(error);
+Deno.test("Writer makes no waiter for sends under the mark, one for flush()", async () => {
+  const { machine, transport, writer } = setup();
+  machine.outgoing.push(new Uint8Array(3));
+  const sent = writer.queued();
+  assert.equal(
+    writer.waiting,
+    false,
+    "a send under the mark waits for nothing",
+  );
+  await sent;
+  const flushed = writer.flush();
+  assert.equal(writer.waiting, true);
+  await transport.pass();
+  await flushed;
+  assert.equal(writer.waiting, false);
+});
+
+Deno.test("Writer over the mark writes at once, without waiting for the turn", () => {
+  const { machine, transport, writer } = setup(4);
+  machine.outgoing.push(new Uint8Array(6));
+  const room = writer.queued();
+  assert.equal(transport.writes.length, 1, "the write started in the call");
+  writer.stop(new Error("done"));
+  return assert.rejects(room);
+});
+
+Deno.test("Writer stopped while waiting for its turn writes nothing", async () => {
+  const { machine, transport, writer } = setup();
+  machine.outgoing.push(new Uint8Array(2));
+  writer.enqueue();
+  writer.stop(undefined);
+  assert.equal(writer.lost, true);
+  await writer.settled();
+  for (let i = 0; i < 20; i++) await Promise.resolve();
+  assert.equal(transport.writes.length, 0);
+});
+
+Deno.test("Writer writes what was queued during a write next, in order, in one write", async () => {
+  const { machine, transport, writer } = setup(1000);
+  machine.outgoing.push(new Uint8Array([1]));
+  writer.enqueue();
+  await transport.waitWrite();
+  for (let i = 2; i <= 4; i++) {
+    machine.outgoing.push(new Uint8Array([i]));
+    writer.enqueue();
+  }
+  const flushed = writer.flush();
+  await transport.pass();
+  await transport.pass();
+  await flushed;
+  machine.outgoing.push(new Uint8Array([5]));
+  const last = writer.flush();
+  await transport.pass();
+  await last;
+  assert.deepEqual(transport.writes, [
+    new Uint8Array([1]),
+    new Uint8Array([2, 3, 4]),
+    new Uint8Array([5]),
+  ]);
 });
 
 Deno.test("coalesce() joins runs of small chunks and leaves large ones alone", () => {
