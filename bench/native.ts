@@ -20,7 +20,7 @@
 //   deno task bench:native [--quick] [--only <id>[,<id>...]] [--list]
 //                          [--repeats <n>] [--warmup <ms>] [--duration <ms>]
 //                          [--idle-conns <n>] [--no-pin] [--json <file>]
-//                          [--at <commit>] [--report <file>]
+//                          [--at <commit>] [--report <file>] [--ceiling]
 //
 // --quick       one repeat, short windows, 1,000 idle connections (~1 min)
 // --only        run only these scenarios (see --list)
@@ -33,6 +33,8 @@
 // --no-pin      do not pin processes to cores
 // --json        also write every run's figures to a file
 // --report      print the tables of a file --json wrote, without running
+// --ceiling     also run the echo scenarios against a bare frame echo on
+//               Deno sockets and a native (Go) server: what is left above us
 //
 // Needs Go and gorilla/websocket; on Debian or Ubuntu:
 // `apt-get install golang-go golang-github-gorilla-websocket-dev`.
@@ -41,7 +43,14 @@ import type { CpuShare, RunResult } from "./_wire.ts";
 import type { NativeClientConfig } from "./clients/_modes.ts";
 
 /** A side of a comparison: a server, or a client, under test. */
-type Side = "await" | "nowait" | "builtin" | "dial" | "websocket";
+type Side =
+  | "await"
+  | "nowait"
+  | "builtin"
+  | "raw"
+  | "go"
+  | "dial"
+  | "websocket";
 
 interface Scenario {
   id: string;
@@ -62,12 +71,21 @@ interface Scenario {
   windowScale?: number;
 }
 
-const SERVER_SIDES: Side[] = ["await", "nowait", "builtin"];
+// --ceiling adds two servers that are not libraries one would deploy, to
+// show what is left above us: bench/servers/raw.ts (frames echoed straight
+// off Deno's socket API, no checks) and the generator's own Go echo server
+// (gorilla/websocket, native code).
+const ceiling = Deno.args.includes("--ceiling");
+const SERVER_SIDES: Side[] = ceiling
+  ? ["await", "nowait", "builtin", "raw", "go"]
+  : ["await", "nowait", "builtin"];
 const CLIENT_SIDES: Side[] = ["dial", "websocket"];
 const SIDE_NAMES: Record<Side, string> = {
   await: "ours, `await conn.send()`",
   nowait: "ours, send not awaited",
   builtin: "built-in",
+  raw: "raw Deno sockets",
+  go: "Go gorilla",
   dial: "ours, `dial()`",
   websocket: "built-in `new WebSocket`",
 };
@@ -420,6 +438,10 @@ async function runOnce(
   if (scenario.role === "server") {
     const server = side === "builtin"
       ? await startServer(deno, ["run", "-A", script("servers/builtin.ts")])
+      : side === "raw"
+      ? await startServer(deno, ["run", "-A", script("servers/raw.ts")])
+      : side === "go"
+      ? await startServer(generator, ["-mode", "server"])
       : await startServer(deno, [
         "run",
         "-A",
