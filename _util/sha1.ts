@@ -3,7 +3,11 @@
 // costs a round trip through a thread pool and the event loop per
 // handshake. Not for anything that needs a secure hash.
 
+// Scratch space, reused by every call (the hash never yields): the message
+// schedule, and the padded message of a short input.
 const W = new Int32Array(80);
+const SHORT = 2 * 64 - 9; // the longest input that pads to two blocks
+const scratch = new Uint8Array(128);
 
 /**
  * The SHA-1 digest of `data`.
@@ -13,22 +17,62 @@ const W = new Int32Array(80);
  */
 export function sha1(data: Uint8Array): Uint8Array<ArrayBuffer> {
   const length = data.length;
-  // The message, a 0x80 byte, zeros, and the 64-bit bit length, in whole
-  // 64-byte blocks.
-  const blocks = ((length + 8) >>> 6) + 1;
-  const padded = new Uint8Array(blocks * 64);
+  if (length <= SHORT) {
+    scratch.set(data);
+    return digest(scratch, length);
+  }
+  const padded = new Uint8Array(paddedLength(length));
   padded.set(data);
-  padded[length] = 0x80;
-  const view = new DataView(padded.buffer);
-  const bits = length * 8;
-  view.setUint32(padded.length - 8, Math.floor(bits / 0x100000000));
-  view.setUint32(padded.length - 4, bits >>> 0);
+  return digest(padded, length);
+}
+
+/**
+ * The SHA-1 digest of a string whose characters are all under 0x100, one
+ * byte per character (Latin-1): the handshake's key and GUID hashed without
+ * encoding them into a buffer first.
+ *
+ * @param text The characters to hash.
+ * @returns The 20-byte digest.
+ */
+export function sha1Latin1(text: string): Uint8Array<ArrayBuffer> {
+  const length = text.length;
+  const bytes = length <= SHORT
+    ? scratch
+    : new Uint8Array(paddedLength(length));
+  for (let i = 0; i < length; i++) bytes[i] = text.charCodeAt(i);
+  return digest(bytes, length);
+}
+
+// The message, a 0x80 byte, zeros, and the 64-bit bit length, in whole
+// 64-byte blocks.
+function paddedLength(length: number): number {
+  return (((length + 8) >>> 6) + 1) * 64;
+}
+
+// Hashes the first `length` bytes of `bytes`, padding them in place: the
+// buffer holds at least paddedLength(length) bytes.
+function digest(bytes: Uint8Array, length: number): Uint8Array<ArrayBuffer> {
+  const end = paddedLength(length);
+  bytes[length] = 0x80;
+  bytes.fill(0, length + 1, end - 8);
+  const high = Math.floor(length / 0x20000000); // the bit length's top word
+  const low = (length * 8) >>> 0;
+  bytes[end - 8] = high >>> 24;
+  bytes[end - 7] = high >>> 16;
+  bytes[end - 6] = high >>> 8;
+  bytes[end - 5] = high;
+  bytes[end - 4] = low >>> 24;
+  bytes[end - 3] = low >>> 16;
+  bytes[end - 2] = low >>> 8;
+  bytes[end - 1] = low;
   let h0 = 0x67452301, h1 = 0xefcdab89 | 0, h2 = 0x98badcfe | 0;
   let h3 = 0x10325476, h4 = 0xc3d2e1f0 | 0;
   const w = W;
-  for (let block = 0; block < blocks; block++) {
-    const base = block * 64;
-    for (let t = 0; t < 16; t++) w[t] = view.getInt32(base + t * 4);
+  for (let base = 0; base < end; base += 64) {
+    for (let t = 0, i = base; t < 16; t++, i += 4) {
+      w[t] = (bytes[i] << 24) | (bytes[i + 1] << 16) | (bytes[i + 2] << 8) |
+        bytes[i + 3];
+    }
     for (let t = 16; t < 80; t++) {
       const x = w[t - 3] ^ w[t - 8] ^ w[t - 14] ^ w[t - 16];
       w[t] = (x << 1) | (x >>> 31);
@@ -63,11 +107,17 @@ export function sha1(data: Uint8Array): Uint8Array<ArrayBuffer> {
     h4 = (h4 + e) | 0;
   }
   const out = new Uint8Array(20);
-  const digest = new DataView(out.buffer);
-  digest.setInt32(0, h0);
-  digest.setInt32(4, h1);
-  digest.setInt32(8, h2);
-  digest.setInt32(12, h3);
-  digest.setInt32(16, h4);
+  putWord(out, 0, h0);
+  putWord(out, 4, h1);
+  putWord(out, 8, h2);
+  putWord(out, 12, h3);
+  putWord(out, 16, h4);
   return out;
+}
+
+function putWord(out: Uint8Array, at: number, word: number): void {
+  out[at] = word >>> 24;
+  out[at + 1] = word >>> 16;
+  out[at + 2] = word >>> 8;
+  out[at + 3] = word;
 }

@@ -1,15 +1,41 @@
 // The keys of the RFC 6455 opening handshake (section 4): the client's
 // random Sec-WebSocket-Key and the server's Sec-WebSocket-Accept proof.
 
-import { sha1 } from "../_util/sha1.ts";
-import { encodeLatin1 } from "./_head.ts";
+import { sha1, sha1Latin1 } from "../_util/sha1.ts";
 
 /** The GUID of RFC 6455 section 1.3, appended to the key before hashing. */
 export const WEBSOCKET_GUID = "258EAFA5-E914-47DA-95CA-C5AB0DC85B11";
 
-function base64(bytes: Uint8Array): string {
-  return btoa(String.fromCharCode(...bytes));
+const ALPHABET =
+  "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+
+// Base64 of bytes[start, end), written out here: for a key or a digest
+// this is a few table lookups, where btoa needs a string of the bytes first.
+function base64(bytes: Uint8Array, start = 0, end = bytes.length): string {
+  let text = "";
+  let i = start;
+  for (; i + 2 < end; i += 3) {
+    const n = (bytes[i] << 16) | (bytes[i + 1] << 8) | bytes[i + 2];
+    text += ALPHABET[n >>> 18] + ALPHABET[(n >>> 12) & 63] +
+      ALPHABET[(n >>> 6) & 63] + ALPHABET[n & 63];
+  }
+  if (i + 1 === end) {
+    const n = bytes[i] << 16;
+    text += ALPHABET[n >>> 18] + ALPHABET[(n >>> 12) & 63] + "==";
+  } else if (i + 2 === end) {
+    const n = (bytes[i] << 16) | (bytes[i + 1] << 8);
+    text += ALPHABET[n >>> 18] + ALPHABET[(n >>> 12) & 63] +
+      ALPHABET[(n >>> 6) & 63] + "=";
+  }
+  return text;
 }
+
+// Random bytes for keys, drawn from the system in batches of 64 keys: one
+// call to the system's generator per 64 handshakes instead of one each.
+const KEY_BYTES = 16;
+const KEY_BATCH = 64 * KEY_BYTES;
+let randomPool: Uint8Array<ArrayBuffer> | undefined;
+let randomOffset = KEY_BATCH;
 
 /**
  * A fresh `Sec-WebSocket-Key`: base64 of 16 random bytes.
@@ -24,7 +50,13 @@ function base64(bytes: Uint8Array): string {
  * ```
  */
 export function createClientKey(): string {
-  return base64(crypto.getRandomValues(new Uint8Array(16)));
+  if (randomOffset === KEY_BATCH) {
+    crypto.getRandomValues(randomPool ??= new Uint8Array(KEY_BATCH));
+    randomOffset = 0;
+  }
+  const start = randomOffset;
+  randomOffset += KEY_BYTES;
+  return base64(randomPool!, start, randomOffset);
 }
 
 /**
@@ -68,9 +100,13 @@ export function computeAccept(key: string): Promise<string> {
 // microsecond, Web Crypto's digest a trip through a thread pool.
 export function acceptFor(key: string): string {
   const text = key + WEBSOCKET_GUID;
-  // A valid key is printable ASCII: its bytes are its char codes.
-  const data = /^[\x20-\x7e]*$/.test(text)
-    ? encodeLatin1(text)
-    : new TextEncoder().encode(text);
-  return base64(sha1(data));
+  // A valid key is ASCII: its UTF-8 bytes are its char codes, hashed as
+  // they are. Anything else is hashed as UTF-8.
+  return base64(
+    NOT_ASCII.test(text)
+      ? sha1(new TextEncoder().encode(text))
+      : sha1Latin1(text),
+  );
 }
+
+const NOT_ASCII = /[\u0080-\uffff]/;
