@@ -7,9 +7,9 @@ import {
   buildUpgradeRequest,
   createClientKey,
   DEFAULT_MAX_HEAD_SIZE,
-  parseResponseHead,
-  validateUpgradeResponse,
 } from "../handshake.ts";
+import { readResponseHead } from "../handshake/_head.ts";
+import { checkUpgradeResponse } from "../handshake/_client.ts";
 import type { ExtensionNegotiator } from "../extensions/extension.ts";
 import {
   acceptExtensions,
@@ -48,7 +48,11 @@ export async function dialRfc6455(
   chain: RedirectChain,
   timer: Deadline,
 ): Promise<Conn> {
-  const offer = offerExtensions(negotiators);
+  // Without negotiators there is no offer, and an answer naming any
+  // extension fails the response's check (BAD_EXTENSION).
+  const offer = negotiators.length > 0
+    ? offerExtensions(negotiators)
+    : undefined;
   let current: Transport | undefined = transport;
   try {
     while (true) {
@@ -72,29 +76,32 @@ export async function dialRfc6455(
         undefined,
         "response",
       );
-      const response = parseResponseHead(head);
-      if (chain.follow(response)) {
+      const response = readResponseHead(head);
+      // A 101 is never a redirect.
+      if (response.status !== 101 && chain.follow(response)) {
         current.close();
         current = undefined;
         current = await openTransport(chain.url, options, timer);
         continue;
       }
-      const agreed = await validateUpgradeResponse(response, {
+      const agreed = checkUpgradeResponse(response, {
         key,
         protocols,
         extensionsOffered: offer !== undefined,
       });
       return rfc6455Conn({
+        ...pickConnOptions(options),
         role: "client",
         transport: current,
         maxMessageSize: options.maxMessageSize,
-        extension: acceptExtensions(agreed.extensions || null, negotiators),
+        extension: negotiators.length > 0
+          ? acceptExtensions(agreed.extensions || null, negotiators)
+          : undefined,
         head: rest,
         protocol: agreed.protocol,
         extensions: agreed.extensions,
         origin: options.origin,
         url: chain.url.href,
-        ...pickConnOptions(options),
       });
     }
   } catch (error) {

@@ -7,7 +7,9 @@ import { TOKEN } from "../_util/http_syntax.ts";
 import {
   encodeLatin1,
   hasToken,
+  type HeaderSource,
   headLines,
+  ParsedResponseHead,
   PLAIN_VALUE,
   type ResponseHead,
 } from "./_head.ts";
@@ -166,20 +168,27 @@ export function validateUpgradeResponse(
   }
 }
 
-// validateUpgradeResponse, synchronously.
-function checkUpgradeResponse(
+/**
+ * {@linkcode validateUpgradeResponse}, synchronously. The client's own
+ * parsed heads are read without making their `Headers` (made only for the
+ * error, which keeps the response).
+ */
+export function checkUpgradeResponse(
   response: ResponseHead,
   options: ValidateResponseOptions,
 ): UpgradeResponseInfo {
-  const { headers } = response;
-  // The error keeps the response, for the caller to look at.
-  const snapshot = {
-    status: response.status,
-    statusText: response.statusText,
-    headers,
-  };
+  const headers: HeaderSource = response instanceof ParsedResponseHead
+    ? response.fields
+    : response.headers;
   const fail = (code: HandshakeErrorCode, message: string): never => {
-    throw new HandshakeError(code, message, { response: snapshot });
+    // The error keeps the response, for the caller to look at.
+    throw new HandshakeError(code, message, {
+      response: {
+        status: response.status,
+        statusText: response.statusText,
+        headers: response.headers,
+      },
+    });
   };
   if (response.status !== 101) {
     fail(

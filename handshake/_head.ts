@@ -31,14 +31,139 @@ export interface ResponseHead {
   headers: Headers;
 }
 
-function parseFields(lines: string[]): Headers {
-  const headers = new Headers();
-  for (const line of lines) {
+/**
+ * Header fields to read: a `Headers`, or any lighter map with the same
+ * `get` (the HTTP path's own field list).
+ */
+export interface HeaderSource {
+  /** The field's value, repeated lines joined with ", ", or null. */
+  get(name: string): string | null;
+}
+
+/**
+ * The header fields of a parsed head, read without a `Headers`: names are
+ * compared in lower case and repeated lines joined with ", ", as
+ * `Headers.get` does, for a fraction of its cost (a `Headers` checks every
+ * line again, and lower-cases every name on each lookup). A `Headers` is
+ * made from the same lines only when someone asks for one.
+ */
+export class HeaderFields implements HeaderSource {
+  // Each line's name and value, in order, for toHeaders().
+  readonly #lines: string[] = [];
+  readonly #values = new Map<string, string>();
+
+  /** Adds a line, its name a token and its value trimmed. */
+  add(name: string, value: string): void {
+    this.#lines.push(name, value);
+    const key = name.toLowerCase();
+    const held = this.#values.get(key);
+    this.#values.set(key, held === undefined ? value : `${held}, ${value}`);
+  }
+
+  /** The field's value, repeated lines joined with ", ", or null. */
+  get(name: string): string | null {
+    return this.#values.get(name.toLowerCase()) ?? null;
+  }
+
+  /** Whether the field is present. */
+  has(name: string): boolean {
+    return this.#values.has(name.toLowerCase());
+  }
+
+  /** The same fields as a `Headers`, line by line. */
+  toHeaders(): Headers {
+    const headers = new Headers();
+    const lines = this.#lines;
+    for (let i = 0; i < lines.length; i += 2) {
+      headers.append(lines[i], lines[i + 1]);
+    }
+    return headers;
+  }
+}
+
+/** Header fields that can also say whether one is present. */
+export type FieldReader = HeaderSource & { has(name: string): boolean };
+
+/**
+ * A parsed request head whose `headers` is made on first use: the
+ * handshake reads `fields`, and only a hook, the legacy seam or the HTTP
+ * path asks for a `Headers`.
+ */
+export class ParsedRequestHead implements RequestHead {
+  readonly method: string;
+  readonly target: string;
+  readonly version: string;
+  /** The header fields, without a `Headers` (or the one given). */
+  readonly fields: FieldReader;
+  #headers: Headers | undefined;
+
+  constructor(
+    method: string,
+    target: string,
+    version: string,
+    fields: HeaderFields | Headers,
+  ) {
+    this.method = method;
+    this.target = target;
+    this.version = version;
+    this.fields = fields;
+    if (fields instanceof Headers) this.#headers = fields;
+  }
+
+  /** The header fields as a `Headers`, made on first use. */
+  get headers(): Headers {
+    return this.#headers ??= (this.fields as HeaderFields).toHeaders();
+  }
+}
+
+/**
+ * A parsed response head whose `headers` is made on first use (see
+ * {@linkcode ParsedRequestHead}).
+ */
+export class ParsedResponseHead implements ResponseHead {
+  readonly version: string;
+  readonly status: number;
+  readonly statusText: string;
+  /** The header fields, without a `Headers`. */
+  readonly fields: HeaderFields;
+  #headers: Headers | undefined;
+
+  constructor(
+    version: string,
+    status: number,
+    statusText: string,
+    fields: HeaderFields,
+  ) {
+    this.version = version;
+    this.status = status;
+    this.statusText = statusText;
+    this.fields = fields;
+  }
+
+  /** The header fields as a `Headers`, made on first use. */
+  get headers(): Headers {
+    return this.#headers ??= this.fields.toHeaders();
+  }
+}
+
+/**
+ * The fields of a request head to read: those of a
+ * {@linkcode ParsedRequestHead} without making its `Headers`, or the
+ * `Headers` of any other head.
+ */
+export function fieldsOf(head: RequestHead): HeaderSource {
+  return head instanceof ParsedRequestHead ? head.fields : head.headers;
+}
+
+function parseFields(lines: string[]): HeaderFields {
+  const fields = new HeaderFields();
+  for (let i = 1; i < lines.length; i++) {
+    const line = lines[i];
     if (line === "") continue;
     const [name, value] = checkedField(line);
-    headers.append(name, value);
+    fields.add(name, value);
   }
-  return headers;
+  return fields;
 }
 
 function splitHead(head: Uint8Array): string[] {
@@ -53,6 +178,24 @@ function splitHead(head: Uint8Array): string[] {
     }
   }
   return lines;
+}
+
+/**
+ * Parses a request head as {@linkcode parseRequestHead} does, with the
+ * same checks and errors, into a head whose `Headers` is made on first use.
+ */
+export function readRequestHead(head: Uint8Array): ParsedRequestHead {
+  const lines = splitHead(head);
+  const match = REQUEST_LINE.exec(lines[0]);
+  if (!match) {
+    throw badRequest(`Invalid HTTP request line: ${JSON.stringify(lines[0])}`);
+  }
+  return new ParsedRequestHead(
+    match[1],
+    match[2],
+    `${match[3]}.${match[4]}`,
+    parseFields(lines),
+  );
 }
 
 /**
@@ -72,17 +215,28 @@ function splitHead(head: Uint8Array): string[] {
  * ```
  */
 export function parseRequestHead(head: Uint8Array): RequestHead {
+  const { method, target, version, headers } = readRequestHead(head);
+  return { method, target, version, headers };
+}
+
+/**
+ * Parses a response head as {@linkcode parseResponseHead} does, with the
+ * same checks and errors, into a head whose `Headers` is made on first use.
+ */
+export function readResponseHead(head: Uint8Array): ParsedResponseHead {
   const lines = splitHead(head);
-  const match = REQUEST_LINE.exec(lines[0]);
+  const match = /^HTTP\/(\d)\.(\d) (\d{3})(?: (.*))?$/.exec(lines[0]);
   if (!match) {
-    throw badRequest(`Invalid HTTP request line: ${JSON.stringify(lines[0])}`);
+    throw badRequest(
+      `Invalid HTTP status line: ${JSON.stringify(lines[0])}`,
+    );
   }
-  return {
-    method: match[1],
-    target: match[2],
-    version: `${match[3]}.${match[4]}`,
-    headers: parseFields(lines.slice(1)),
-  };
+  return new ParsedResponseHead(
+    `${match[1]}.${match[2]}`,
+    Number(match[3]),
+    match[4] ?? "",
+    parseFields(lines),
+  );
 }
 
 /**
@@ -101,28 +255,8 @@ export function parseRequestHead(head: Uint8Array): RequestHead {
  * ```
  */
 export function parseResponseHead(head: Uint8Array): ResponseHead {
-  const lines = splitHead(head);
-  const match = /^HTTP\/(\d)\.(\d) (\d{3})(?: (.*))?$/.exec(lines[0]);
-  if (!match) {
-    throw badRequest(
-      `Invalid HTTP status line: ${JSON.stringify(lines[0])}`,
-    );
-  }
-  return {
-    version: `${match[1]}.${match[2]}`,
-    status: Number(match[3]),
-    statusText: match[4] ?? "",
-    headers: parseFields(lines.slice(1)),
-  };
-}
-
-/**
- * Header fields to read: a `Headers`, or any lighter map with the same
- * `get` (the HTTP path's own field list).
- */
-export interface HeaderSource {
-  /** The field's value, repeated lines joined with ", ", or null. */
-  get(name: string): string | null;
+  const { version, status, statusText, headers } = readResponseHead(head);
+  return { version, status, statusText, headers };
 }
 
 /**

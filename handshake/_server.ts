@@ -7,6 +7,7 @@ import { TOKEN } from "../_util/http_syntax.ts";
 import {
   badRequest,
   encodeLatin1,
+  fieldsOf,
   hasToken,
   type HeaderSource,
   headerTokens,
@@ -55,14 +56,14 @@ export interface ValidateRequestOptions {
  * console.log(isUpgradeRequest(new Headers())); // false
  * ```
  */
-export function isUpgradeRequest(headers: Headers): boolean {
+export function isUpgradeRequest(headers: HeaderSource): boolean {
   return hasToken(headers, "upgrade", "websocket");
 }
 
 // The checks every upgrade request passes, RFC 6455 or a legacy draft.
 
 /** Throws `BAD_METHOD` (HTTP 405, `Allow: GET`) unless the method is GET. */
-export function requireGet(request: RequestHead): void {
+export function requireGet(request: Pick<RequestHead, "method">): void {
   if (request.method !== "GET") {
     throw new HandshakeError(
       "BAD_METHOD",
@@ -111,16 +112,10 @@ export function validateUpgradeRequest(
   request: RequestHead,
   options: ValidateRequestOptions = {},
 ): UpgradeRequestInfo {
-  const { headers } = request;
+  // The server's own heads are read without making their Headers.
+  const headers = fieldsOf(request);
   requireGet(request);
-  const [major, minor] = request.version.split(".").map(Number);
-  if (major < 1 || (major === 1 && minor < 1)) {
-    throw new HandshakeError(
-      "BAD_HTTP_VERSION",
-      `Invalid upgrade request: HTTP/${request.version} is older than 1.1`,
-      { status: 400 },
-    );
-  }
+  if (request.version !== "1.1") requireHttp11(request.version);
   const host = headers.get("host");
   if (host === null || host === "" || host.includes(",")) {
     throw new HandshakeError(
@@ -181,6 +176,18 @@ export function validateUpgradeRequest(
   };
 }
 
+// Throws `BAD_HTTP_VERSION` (HTTP 400) for a version older than 1.1.
+function requireHttp11(version: string): void {
+  const [major, minor] = version.split(".").map(Number);
+  if (major < 1 || (major === 1 && minor < 1)) {
+    throw new HandshakeError(
+      "BAD_HTTP_VERSION",
+      `Invalid upgrade request: HTTP/${version} is older than 1.1`,
+      { status: 400 },
+    );
+  }
+}
+
 /** What {@linkcode buildUpgradeResponse} puts in the 101 response. */
 export interface UpgradeResponseInit {
   /** The client's `Sec-WebSocket-Key`. */
@@ -217,8 +224,8 @@ export function buildUpgradeResponse(
   }
 }
 
-// buildUpgradeResponse, synchronously.
-function upgradeResponseBytes(
+/** {@linkcode buildUpgradeResponse}, synchronously. */
+export function upgradeResponseBytes(
   init: UpgradeResponseInit,
 ): Uint8Array<ArrayBuffer> {
   if (

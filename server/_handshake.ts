@@ -7,23 +7,21 @@
 import type { Conn, Transport } from "../conn.ts";
 import { HandshakeError } from "../errors.ts";
 import {
-  buildUpgradeResponse,
-  type RequestHead,
   selectProtocol,
   type UpgradeRequestInfo,
   validateUpgradeRequest,
 } from "../handshake.ts";
+import type { ParsedRequestHead } from "../handshake/_head.ts";
+import { upgradeResponseBytes } from "../handshake/_server.ts";
 import { answerExtensions } from "../extensions/negotiation.ts";
-import type { ExtensionNegotiator } from "../extensions/extension.ts";
 import { legacyRequest } from "../legacy/mod.ts";
 import type { ProtocolVersion } from "../protocol/machine.ts";
-import { pickConnOptions } from "../conn/_options.ts";
 import { peerInfo } from "../http/_server.ts";
 import type { Deadline } from "../_util/deadline.ts";
 import { writeAll } from "../_util/io.ts";
-import type { HandshakeSettings, PeerInfo } from "./_options.ts";
+import type { HandshakeSettings } from "./_options.ts";
 import { originAllowed } from "./_origin.ts";
-import { readUpgrade } from "./_read_upgrade.ts";
+import { type HandshakeState, readUpgrade } from "./_read_upgrade.ts";
 import { makeRequest, requestBuilder, requestUrl } from "./_request.ts";
 import { errorResponse, respond } from "./_respond.ts";
 import { rfc6455Conn } from "../conn/_rfc6455.ts";
@@ -39,58 +37,14 @@ export async function handshake(
   timer: Deadline,
   onPlainHttp?: () => void,
 ): Promise<Conn> {
-  using _timer = timer;
-  using deadlines = new DisposableStack();
-  const state = { timer, method: "GET", answered: false };
+  const state: HandshakeState = {
+    timer,
+    method: "GET",
+    answered: false,
+    deadlines: undefined,
+  };
   try {
-    const { head, parsed, rest } = await readUpgrade(
-      transport,
-      options,
-      state,
-      deadlines,
-      onPlainHttp,
-    );
-    const url = requestUrl(parsed, options.secure ?? false);
-    // The Request is made only for the hooks that take one (and for
-    // Conn.request, on first use).
-    let made: Request | undefined;
-    const request = () => made ??= makeRequest(head, url.href, parsed.method);
-    const legacy = legacyRequest(parsed, options.versions);
-    const asked = legacy ? undefined : validateUpgradeRequest(parsed, {
-      versions: options.versionNumbers,
-    });
-    const offered = legacy?.protocols ?? asked!.protocols;
-    const protocol = await applyPolicies(
-      transport,
-      options,
-      parsed,
-      url,
-      offered,
-      request,
-      state,
-    );
-    const init = {
-      transport,
-      rest,
-      protocol,
-      maxMessageSize: options.maxMessageSize,
-      topics: options.topics,
-      ...pickConnOptions(options),
-    };
-    if (legacy) {
-      state.answered = true;
-      return await legacy.accept({
-        ...init,
-        request: request(),
-        secure: options.secure ?? false,
-        signal: state.timer,
-      });
-    }
-    return await acceptRfc6455(init, asked!, options.negotiators, state.timer, {
-      origin: parsed.headers.get("origin") ?? "",
-      url: url.href.replace(/^http/, "ws"),
-      request: made ?? requestBuilder(head, url.href, parsed.method),
-    });
+    return await upgradeSocket(transport, options, state, onPlainHttp);
   } catch (error) {
     if (
       error instanceof HandshakeError && !state.timer.aborted &&
@@ -107,23 +61,76 @@ export async function handshake(
       }
     }
     throw error;
+  } finally {
+    timer[Symbol.dispose]();
+    state.deadlines?.dispose();
   }
 }
 
-/**
- * The server's policies, in order: the origin (403), `beforeUpgrade` (its
- * response, written here), the subprotocol. Returns the subprotocol.
- */
-async function applyPolicies(
+// The steps, in order; any failure leaves the answer to handshake().
+async function upgradeSocket(
   transport: Transport,
   options: HandshakeSettings,
-  parsed: RequestHead,
+  state: HandshakeState,
+  onPlainHttp?: () => void,
+): Promise<Conn> {
+  const { head, parsed, rest } = await readUpgrade(
+    transport,
+    options,
+    state,
+    onPlainHttp,
+  );
+  const url = requestUrl(parsed, options.secure ?? false);
+  // The Request is made only for the hooks that take one (and for
+  // Conn.request, on first use).
+  let made: Request | undefined;
+  const request = () => made ??= makeRequest(head, url.href, parsed.method);
+  // A request with Sec-WebSocket-Version is never a draft's (the legacy
+  // seam's rule): only the others are the seam's to tell, and only they
+  // need the Headers it reads.
+  const legacy = parsed.fields.has("sec-websocket-version")
+    ? undefined
+    : legacyRequest(parsed, options.versions);
+  const asked = legacy ? undefined : validateUpgradeRequest(parsed, {
+    versions: options.versionNumbers,
+  });
+  const offered = legacy?.protocols ?? asked!.protocols;
+  requireOrigin(options, parsed, url, request);
+  if (options.beforeUpgrade) {
+    await beforeUpgrade(transport, options, parsed, request, state);
+  }
+  const protocol = chooseProtocol(options, offered, request);
+  if (legacy) {
+    state.answered = true;
+    return await legacy.accept({
+      ...options.connOptions,
+      transport,
+      rest,
+      protocol,
+      maxMessageSize: options.maxMessageSize,
+      topics: options.topics,
+      request: request(),
+      secure: options.secure ?? false,
+      signal: state.timer,
+    });
+  }
+  return await acceptRfc6455(transport, options, asked!, state.timer, {
+    rest,
+    protocol,
+    origin: asked!.origin ?? "",
+    url: url.href.replace(/^http/, "ws"),
+    request: made ?? requestBuilder(head, url.href, parsed.method),
+  });
+}
+
+// The origin policy: 403 for an origin it refuses.
+function requireOrigin(
+  options: HandshakeSettings,
+  parsed: ParsedRequestHead,
   url: URL,
-  offered: string[],
   request: () => Request,
-  state: { method: string },
-): Promise<string | undefined> {
-  const origin = parsed.headers.get("origin");
+): void {
+  const origin = parsed.fields.get("origin");
   const allowed = originAllowed(
     options.checkOrigin ?? "same-origin",
     origin,
@@ -137,19 +144,35 @@ async function applyPolicies(
       { status: 403 },
     );
   }
-  if (options.beforeUpgrade) {
-    const info = (): PeerInfo =>
-      peerInfo(transport, parsed.headers, options.trustProxy);
-    const refusal = await options.beforeUpgrade(request(), info());
-    if (refusal) {
-      await respond(transport, refusal, state.method);
-      throw new HandshakeError(
-        "BAD_STATUS",
-        `Upgrade refused with status ${refusal.status}`,
-        { status: refusal.status },
-      );
-    }
+}
+
+// The `beforeUpgrade` hook: its refusal is written here, and ends the
+// handshake.
+async function beforeUpgrade(
+  transport: Transport,
+  options: HandshakeSettings,
+  parsed: ParsedRequestHead,
+  request: () => Request,
+  state: HandshakeState,
+): Promise<void> {
+  const info = peerInfo(transport, parsed.headers, options.trustProxy);
+  const refusal = await options.beforeUpgrade!(request(), info);
+  if (refusal) {
+    await respond(transport, refusal, state.method);
+    throw new HandshakeError(
+      "BAD_STATUS",
+      `Upgrade refused with status ${refusal.status}`,
+      { status: refusal.status },
+    );
   }
+}
+
+// The subprotocol policy's choice among those offered.
+function chooseProtocol(
+  options: HandshakeSettings,
+  offered: string[],
+  request: () => Request,
+): string | undefined {
   const policy = options.protocols ?? [];
   const protocol = typeof policy === "function"
     ? policy(offered, request())
@@ -167,27 +190,28 @@ async function applyPolicies(
  * returns the connection.
  */
 async function acceptRfc6455(
-  init: {
-    transport: Transport;
+  transport: Transport,
+  options: HandshakeSettings,
+  asked: UpgradeRequestInfo,
+  timer: Deadline,
+  about: {
     rest: Uint8Array;
     protocol: string | undefined;
-    maxMessageSize: number;
-    topics: HandshakeSettings["topics"];
+    origin: string;
+    url: string;
+    request: Request | (() => Request);
   },
-  asked: UpgradeRequestInfo,
-  negotiators: readonly ExtensionNegotiator[],
-  timer: Deadline,
-  about: { origin: string; url: string; request: Request | (() => Request) },
 ): Promise<Conn> {
   // Without negotiators the offer is not even parsed, as a server that
   // knows no extension need not.
+  const negotiators = options.negotiators;
   const agreed = negotiators.length > 0
     ? answerExtensions(asked.extensions, negotiators)
     : undefined;
-  const { transport, rest, protocol, ...settings } = init;
+  const { protocol } = about;
   await writeAll(
     transport,
-    await buildUpgradeResponse({
+    upgradeResponseBytes({
       key: asked.key,
       protocol,
       extensions: agreed?.header || undefined,
@@ -195,11 +219,15 @@ async function acceptRfc6455(
     timer,
   );
   return rfc6455Conn({
-    ...settings,
-    ...about,
+    ...options.connOptions,
+    maxMessageSize: options.maxMessageSize,
+    topics: options.topics,
+    origin: about.origin,
+    url: about.url,
+    request: about.request,
     role: "server",
     transport,
-    head: rest,
+    head: about.rest,
     protocol: protocol ?? "",
     extension: agreed?.extension,
     extensions: agreed?.header ?? "",

@@ -3,6 +3,7 @@
 // read and normalised for the handshake.
 
 import type { ConnOptions } from "../conn.ts";
+import { pickConnOptions } from "../conn/_options.ts";
 import type { Topics } from "../fanout/topics.ts";
 import type { ProtocolVersion } from "../protocol/machine.ts";
 import type { ExtensionNegotiator } from "../extensions/extension.ts";
@@ -245,6 +246,8 @@ export interface HandshakeSettings
   topics?: Topics | (() => Topics);
   /** Where errors of the HTTP fallback go. */
   onError?: (error: unknown) => void;
+  /** The connections' settings, picked from the options once. */
+  connOptions: ConnOptions;
 }
 
 /**
@@ -274,5 +277,6 @@ export function handshakeSettings(
       : extensions,
     maxMessageSize: options.maxMessageSize ?? DEFAULT_MAX_MESSAGE_SIZE,
     topics,
+    connOptions: pickConnOptions(options),
   };
 }

@@ -4,12 +4,9 @@
 
 import type { Transport } from "../conn.ts";
 import { HandshakeError } from "../errors.ts";
-import {
-  DEFAULT_MAX_HEAD_SIZE,
-  isUpgradeRequest,
-  parseRequestHead,
-} from "../handshake.ts";
-import { type Handoff, serveHttp } from "../http/_server.ts";
+import { DEFAULT_MAX_HEAD_SIZE, isUpgradeRequest } from "../handshake.ts";
+import { ParsedRequestHead, readRequestHead } from "../handshake/_head.ts";
+import { serveHttp } from "../http/_server.ts";
 import { Deadline } from "../_util/deadline.ts";
 import { readHead } from "../_util/io.ts";
 import {
@@ -21,27 +18,38 @@ import { respond, upgradeRequired } from "./_respond.ts";
 /**
  * Where a handshake stands, for the steps after this one and for its error
  * path: the deadline it runs under now, the request's method (a HEAD gets
- * no body), and whether the socket was already answered and closed.
+ * no body), whether the socket was already answered and closed, and the
+ * deadlines made after plain HTTP requests, for the caller to dispose of.
  */
 export interface HandshakeState {
   timer: Deadline;
   method: string;
   answered: boolean;
+  // Made only when the connection served plain requests first.
+  deadlines: DisposableStack | undefined;
+}
+
+/** The upgrade request as read: its bytes, parsed, and what came after. */
+export interface UpgradeHead {
+  /** The head's bytes. */
+  head: Uint8Array;
+  /** The parsed head; its `Headers` is made only if asked for. */
+  parsed: ParsedRequestHead;
+  /** The bytes received after it. */
+  rest: Uint8Array;
 }
 
 /**
  * Reads the upgrade request: the first head on the socket, or the first
  * upgrade after plain requests answered by `fallback`. Rejects with a
- * `HandshakeError` (426) when the connection ends without one. `deadlines`
- * holds the deadlines made here, for the caller to dispose of.
+ * `HandshakeError` (426) when the connection ends without one.
  */
 export async function readUpgrade(
   transport: Transport,
   options: HandshakeSettings,
   state: HandshakeState,
-  deadlines: DisposableStack,
   onPlainHttp?: () => void,
-): Promise<Handoff> {
+): Promise<UpgradeHead> {
   const { head, rest } = await readHead(
     transport,
     options.maxHeadSize ?? DEFAULT_MAX_HEAD_SIZE,
@@ -49,9 +57,9 @@ export async function readUpgrade(
     options.head,
     "request",
   );
-  const parsed = parseRequestHead(head);
+  const parsed = readRequestHead(head);
   state.method = parsed.method;
-  if (isUpgradeRequest(parsed.headers)) return { head, parsed, rest };
+  if (isUpgradeRequest(parsed.fields)) return { head, parsed, rest };
   if (!options.fallback) {
     const response = upgradeRequired();
     await respond(transport, response, state.method);
@@ -61,6 +69,7 @@ export async function readUpgrade(
   // connection persists: the loop has its own idle and body timeouts, so the
   // handshake timeout stops; an abort (shutdown, the caller's signal) still
   // ends the connection.
+  const deadlines = state.deadlines = new DisposableStack();
   const stop = deadlines.use(
     new Deadline(0, "HTTP connection", options.signal),
   );
@@ -86,7 +95,8 @@ export async function readUpgrade(
   }
   // A WebSocket upgrade after plain requests: the handshake goes on from its
   // head, under a timeout of its own.
-  state.method = handoff.parsed.method;
+  const { method, target, version, headers } = handoff.parsed;
+  state.method = method;
   const later = deadlines.use(
     new Deadline(
       options.handshakeTimeout ?? DEFAULT_HANDSHAKE_TIMEOUT,
@@ -95,7 +105,11 @@ export async function readUpgrade(
   );
   stop.onAbort(() => later.abort(stop.reason));
   state.timer = later;
-  return handoff;
+  return {
+    head: handoff.head,
+    parsed: new ParsedRequestHead(method, target, version, headers),
+    rest: handoff.rest,
+  };
 }
 
 function notAnUpgrade(status: number): HandshakeError {

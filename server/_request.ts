@@ -2,7 +2,7 @@
 // for `Conn.request`: made only on demand, since most handshakes need none.
 
 import { HandshakeError } from "../errors.ts";
-import type { RequestHead } from "../handshake.ts";
+import { fieldsOf, type RequestHead } from "../handshake/_head.ts";
 import { latin1 } from "../_util/http_head.ts";
 import { parseFieldLine } from "../_util/http_syntax.ts";
 
@@ -11,7 +11,7 @@ import { parseFieldLine } from "../_util/http_syntax.ts";
  * (`BAD_HOST`) for a missing Host or a target that makes no URL.
  */
 export function requestUrl(head: RequestHead, secure: boolean): URL {
-  const host = head.headers.get("host") ?? "";
+  const host = fieldsOf(head).get("host") ?? "";
   let url: URL;
   try {
     url = head.target.startsWith("/")
