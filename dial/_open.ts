@@ -7,7 +7,13 @@ import { ProxyError } from "../errors.ts";
 import { abortable, type Deadline } from "../_util/deadline.ts";
 import { noDelay } from "../_util/io.ts";
 import type { ConnectTarget, DialOptions } from "../client.ts";
-import { parseProxyUrl, proxyForUrl, proxyPort, redact } from "./proxy.ts";
+import {
+  parseProxyUrl,
+  proxyForUrl,
+  proxyPort,
+  readEnvQuietly,
+  redact,
+} from "./proxy.ts";
 import { tunnel } from "./_tunnel.ts";
 import { startTls } from "./_tls.ts";
 
@@ -78,7 +84,7 @@ export async function openTransport(
   const proxy = options.proxy === false
     ? undefined
     : options.proxy === undefined
-    ? proxyForUrl(url)
+    ? proxyForUrl(url, envReader())
     : parseProxyUrl(options.proxy);
   // The deadline makes an AbortSignal only when asked: the default
   // connector does without one (a late socket is closed on arrival).
@@ -123,6 +129,35 @@ export async function openTransport(
   } catch (error) {
     closeQuietly(transport);
     throw error;
+  }
+}
+
+// The env permission for all of the environment, queried once: Deno keeps
+// a status it updates on every later query, request or revoke, so reading
+// its state is as good as a new query, for none of the cost (a query costs
+// microseconds, several times a read).
+let envStatus: Deno.PermissionStatus | undefined;
+
+/**
+ * Reads the proxy variables of the environment as `readEnvQuietly` does
+ * (only where the env permission is granted, never prompting): directly
+ * when all of the environment is granted (`--allow-env`, `-A`), else
+ * through `readEnvQuietly`, which asks for each variable.
+ */
+function envReader(): (name: string) => string | undefined {
+  try {
+    envStatus ??= Deno.permissions.querySync({ name: "env" });
+  } catch {
+    return readEnvQuietly;
+  }
+  return envStatus.state === "granted" ? readGrantedEnv : readEnvQuietly;
+}
+
+function readGrantedEnv(name: string): string | undefined {
+  try {
+    return Deno.env.get(name);
+  } catch {
+    return undefined;
   }
 }
 
