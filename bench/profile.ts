@@ -2,11 +2,15 @@
 // function. The server (bench/servers/ours.ts) runs under `--cpu-prof`
 // while bench/load.ts drives it; the client (bench/clients/ours.ts) runs
 // under `--cpu-prof` against the lean echo server bench/servers/raw.ts.
-// Each .cpuprofile (V8's JSON: nodes, samples, timeDeltas) is aggregated
-// here into self and total time per function and per file.
+// `clienthandshake` profiles `dial()` + `close()`, 16 at a time
+// (bench/clients/ours_native.ts in its handshake mode), against Deno's
+// built-in server (bench/servers/builtin.ts), so that the peer is none of
+// our code. Each .cpuprofile (V8's JSON: nodes, samples, timeDeltas) is
+// aggregated here into self and total time per function and per file.
 //
-//   deno run -A bench/profile.ts [server|client|handshake ...] [--seconds 5]
-//       [--conns 16] [--size 16] [--top 30] [--dir <dir>] [--nodelay]
+//   deno run -A bench/profile.ts [server|client|handshake|clienthandshake ...]
+//       [--seconds 5] [--conns 16] [--size 16] [--top 30] [--dir <dir>]
+//       [--nodelay]
 //   deno run -A bench/profile.ts --summarize <file.cpuprofile> [--top 30]
 //
 // With no target it profiles the server and then the client, 16 B text
@@ -14,6 +18,7 @@
 
 import type { LoadConfig } from "./load.ts";
 import type { ClientConfig } from "./clients/_config.ts";
+import type { NativeClientConfig } from "./clients/_modes.ts";
 
 interface CallFrame {
   functionName: string;
@@ -233,30 +238,51 @@ async function profileServer(mode: "echo" | "handshake"): Promise<string> {
   }`;
 }
 
-async function profileClient(): Promise<string> {
-  const out = `${dir}/client`;
-  const server = await start(["run", "-A", script("servers/raw.ts")]);
-  const config: ClientConfig = {
+// Runs one of our clients under the profiler against a peer server.
+async function profileClient(
+  mode: "echo" | "handshake",
+): Promise<string> {
+  const out = `${dir}/client-${mode}`;
+  const server = await start([
+    "run",
+    "-A",
+    script(mode === "echo" ? "servers/raw.ts" : "servers/builtin.ts"),
+  ]);
+  const common = {
     port: server.port,
     serverPid: server.pid,
     conns,
     size,
     binary: false,
-    window: 256,
     warmup: 1000,
     duration: seconds * 1000,
   };
+  const [client, config] = mode === "echo"
+    ? ["clients/ours.ts", { ...common, window: 256 } satisfies ClientConfig]
+    : [
+      "clients/ours_native.ts",
+      {
+        ...common,
+        mode,
+        window: 1,
+        concurrency: 16,
+        hold: 0,
+      } satisfies NativeClientConfig,
+    ];
   const result = await run([
     "run",
     "-A",
     "--cpu-prof",
     `--cpu-prof-dir=${out}`,
-    script("clients/ours.ts"),
+    script(client),
     JSON.stringify(config),
   ]);
   await server.stop();
   const path = await newestProfile(out);
-  return `our client, echo (${size} B × ${conns} conns): ${result}\n${path}\n\n${
+  const what = mode === "echo"
+    ? `echo (${size} B × ${conns} conns)`
+    : "handshake (16 at a time, against the built-in server)";
+  return `our client, ${what}: ${result}\n${path}\n\n${
     summarize(JSON.parse(await Deno.readTextFile(path)))
   }`;
 }
@@ -267,16 +293,15 @@ if (import.meta.main) {
     const path = Deno.args[file + 1];
     console.log(summarize(JSON.parse(await Deno.readTextFile(path))));
   } else {
-    const targets = Deno.args.filter((a) =>
-      ["server", "client", "handshake"].includes(a)
-    );
+    const runs: Record<string, () => Promise<string>> = {
+      server: () => profileServer("echo"),
+      handshake: () => profileServer("handshake"),
+      client: () => profileClient("echo"),
+      clienthandshake: () => profileClient("handshake"),
+    };
+    const targets = Deno.args.filter((a) => a in runs);
     for (const target of targets.length > 0 ? targets : ["server", "client"]) {
-      const report = target === "server"
-        ? await profileServer("echo")
-        : target === "handshake"
-        ? await profileServer("handshake")
-        : await profileClient();
-      console.log(`==== ${report}\n`);
+      console.log(`==== ${await runs[target]()}\n`);
     }
   }
 }
