@@ -18,6 +18,10 @@
 //	broadcast  conns sinks on /broadcast-sink, one source on
 //	           /broadcast-source keeping inflight messages in flight;
 //	           deliveries/s
+//	fanout     conns raw subscribers on /sub, publishers on /pub (spread
+//	           evenly over -workers), each keeping inflight numbered
+//	           messages in flight; deliveries/s, with every subscriber
+//	           checked for lost and reordered messages (see fanout.go)
 //	server     an echo server on 127.0.0.1 (port 0 unless -port)
 //
 // -pid names the peer's process: its CPU time is reported beside the
@@ -50,6 +54,8 @@ type config struct {
 	hold        time.Duration
 	greet       bool
 	port        int
+	publishers  int
+	workers     int
 }
 
 // result is the one JSON line a run prints.
@@ -58,15 +64,18 @@ type result struct {
 	Metrics map[string]float64 `json:"metrics"`
 	CPU     cpuShare           `json:"cpu"`
 	Note    string             `json:"note,omitempty"`
+	// Detail holds a mode's further figures (fanout: spread, losses,
+	// per-thread CPU of the server).
+	Detail map[string]interface{} `json:"detail,omitempty"`
 }
 
 func main() {
 	var c config
-	flag.StringVar(&c.mode, "mode", "echo", "echo, latency, handshake, idle, broadcast or server")
+	flag.StringVar(&c.mode, "mode", "echo", "echo, latency, handshake, idle, broadcast, fanout or server")
 	flag.StringVar(&c.url, "url", "ws://127.0.0.1:8080/", "the server's base URL")
 	flag.IntVar(&c.pid, "pid", 0, "the peer's process id, for its CPU time and memory")
-	flag.IntVar(&c.conns, "conns", 1, "connections (sinks, for broadcast)")
-	flag.IntVar(&c.inflight, "inflight", 1, "messages in flight per connection")
+	flag.IntVar(&c.conns, "conns", 1, "connections (sinks for broadcast, subscribers for fanout)")
+	flag.IntVar(&c.inflight, "inflight", 1, "messages in flight per connection (per publisher, for fanout)")
 	flag.IntVar(&c.size, "size", 16, "message size in bytes")
 	flag.BoolVar(&c.binary, "binary", false, "binary messages instead of text")
 	flag.DurationVar(&c.warmup, "warmup", time.Second, "load before measuring")
@@ -75,6 +84,8 @@ func main() {
 	flag.DurationVar(&c.hold, "hold", time.Second, "idle: how long to hold the connections before reading memory")
 	flag.BoolVar(&c.greet, "greet", true, "idle: exchange one message on each connection before holding it")
 	flag.IntVar(&c.port, "port", 0, "server: the port to listen on")
+	flag.IntVar(&c.publishers, "publishers", 4, "fanout: publishing connections")
+	flag.IntVar(&c.workers, "workers", 1, "fanout: the server's workers, over which publishers are spread evenly")
 	flag.Parse()
 
 	if c.mode == "server" {
@@ -89,6 +100,7 @@ func main() {
 		"handshake": runHandshakes,
 		"idle":      runIdle,
 		"broadcast": runBroadcast,
+		"fanout":    runFanout,
 	}[c.mode]
 	if run == nil {
 		fail(fmt.Errorf("unknown mode %q", c.mode))

@@ -1,0 +1,415 @@
+// Broadcast deliveries per second from one worker against two, with the
+// subscribers real sockets held by bench/loadgen (the Go generator, mode
+// fanout) and the server shaped as users run it: bench/servers/
+// topics_workers.ts, W workers `serve()`-ing one port with `reusePort`,
+// joined by a `BroadcastChannelBus`. For each layout of the processes on
+// the cores and each repeat, it runs one worker then two (interleaved),
+// each in a fresh server process: dial, warmup, a measured window, then a
+// drain in which every subscriber must get every message in order.
+//
+//   deno run -A bench/topics_workers_native.ts [--subscribers 1000]
+//     [--size 64] [--publishers 4] [--inflight 32] [--repeats 3]
+//     [--warmup 1000] [--duration 3000] [--layouts free,split,overlap]
+//     [--trace-gc] [--json <file>]
+//
+// --publishers  publishing connections, spread evenly over the workers
+// --inflight    messages each publisher keeps undelivered
+// --layouts     free: nothing pinned (GOMAXPROCS=2); split: server on core
+//               0, generator on core 1; overlap: server on cores 0-1,
+//               generator on core 1 (GOMAXPROCS=1 when pinned)
+// --trace-gc    runs the server with --v8-flags=--trace-gc and reports the
+//               pauses per delivery
+//
+// Prints each run as it ends, then a table per layout: medians (min–max)
+// of deliveries/s, CPU shares of one core over the window (server process,
+// its worker threads, its V8 helper threads, generator, everything else on
+// the machine from /proc/stat), CPU per delivery, and the ratio of two
+// workers to one.
+//
+// Needs Go and gorilla/websocket; on Debian or Ubuntu:
+// `apt-get install golang-go golang-github-gorilla-websocket-dev`.
+
+function option(name: string, fallback: string): string {
+  const i = Deno.args.indexOf(`--${name}`);
+  return i >= 0 ? Deno.args[i + 1] : fallback;
+}
+
+const SUBSCRIBERS = Number(option("subscribers", "1000"));
+const SIZE = Number(option("size", "64"));
+const PUBLISHERS = Number(option("publishers", "4"));
+const INFLIGHT = Number(option("inflight", "32"));
+const REPEATS = Number(option("repeats", "3"));
+const WARMUP = Number(option("warmup", "1000"));
+const DURATION = Number(option("duration", "3000"));
+const TRACE_GC = Deno.args.includes("--trace-gc");
+const JSON_PATH = option("json", "");
+
+interface Layout {
+  title: string;
+  server?: string;
+  generator?: string;
+}
+
+const LAYOUTS: Record<string, Layout> = {
+  free: { title: "not pinned: both processes on both cores" },
+  split: {
+    title: "server on core 0, generator on core 1",
+    server: "0",
+    generator: "1",
+  },
+  overlap: {
+    title: "server on cores 0-1, generator on core 1",
+    server: "0,1",
+    generator: "1",
+  },
+};
+const layouts = option("layouts", "free,split,overlap").split(",");
+for (const name of layouts) {
+  if (!(name in LAYOUTS)) throw new TypeError(`Unknown layout ${name}`);
+}
+
+const root = new URL("..", import.meta.url).pathname;
+const decoder = new TextDecoder();
+
+// Builds bench/loadgen offline against the Debian-packaged gorilla/websocket
+// (GOPATH mode), as bench/native.ts does.
+async function buildGenerator(dir: string): Promise<string> {
+  const env: Record<string, string> = { GO111MODULE: "off" };
+  if (!Deno.env.get("GOPATH")) env.GOPATH = "/usr/share/gocode";
+  if (!Deno.env.get("HOME") && !Deno.env.get("GOCACHE")) {
+    env.GOCACHE = `${dir}/gocache`;
+  }
+  const output = await new Deno.Command("go", {
+    args: ["build", "-o", `${dir}/loadgen`, "./bench/loadgen"],
+    cwd: root,
+    env,
+  }).output();
+  if (!output.success) {
+    throw new Error(
+      `Cannot build bench/loadgen: ${decoder.decode(output.stderr)}`,
+    );
+  }
+  return `${dir}/loadgen`;
+}
+
+// Children start through sh to raise their descriptor limit, and through
+// taskset when pinned; both exec, so the pid is the child's.
+function spawn(cores: string | undefined, args: string[], env = {}) {
+  const pin = cores ? `exec taskset -c ${cores} "$0" "$@"` : 'exec "$0" "$@"';
+  return new Deno.Command("sh", {
+    args: ["-c", `ulimit -n 65536 2>/dev/null; ${pin}`, ...args],
+    stdin: "piped",
+    stdout: "piped",
+    stderr: "piped",
+    env,
+  }).spawn();
+}
+
+interface Server {
+  pid: number;
+  port: number;
+  tids: number[];
+  /** Stops the server; resolves with the lines it printed after starting. */
+  stop(): Promise<string[]>;
+}
+
+async function startServer(layout: Layout, workers: number): Promise<Server> {
+  const child = spawn(layout.server, [
+    Deno.execPath(),
+    "run",
+    "-A",
+    "--unstable-net",
+    ...(TRACE_GC ? ["--v8-flags=--trace-gc"] : []),
+    `${root}bench/servers/topics_workers.ts`,
+    "--workers",
+    String(workers),
+  ]);
+  const stderr = new Response(child.stderr).text();
+  const lines = child.stdout.pipeThrough(new TextDecoderStream())
+    .getReader();
+  let buffered = "";
+  const printed: string[] = [];
+  let started: { port: number; pid: number; tids: number[] } | undefined;
+  while (started === undefined) {
+    const { value, done } = await lines.read();
+    if (done) throw new Error(`Server exited early: ${await stderr}`);
+    buffered += value;
+    let end;
+    while (started === undefined && (end = buffered.indexOf("\n")) >= 0) {
+      const line = buffered.slice(0, end);
+      buffered = buffered.slice(end + 1);
+      if (line.startsWith("{")) started = JSON.parse(line);
+      else printed.push(line);
+    }
+  }
+  const rest = (async () => {
+    for (let r = await lines.read(); !r.done; r = await lines.read()) {
+      buffered += r.value;
+    }
+    return [...printed, ...buffered.split("\n")];
+  })();
+  return {
+    ...started,
+    async stop() {
+      // The server exits when its stdin ends.
+      await child.stdin.close().catch(() => {});
+      const timer = setTimeout(() => child.kill("SIGKILL"), 5000);
+      await child.status;
+      clearTimeout(timer);
+      await stderr;
+      return await rest;
+    },
+  };
+}
+
+interface Detail {
+  lost: number;
+  reordered: number;
+  incomplete: number;
+  badFrames: number;
+  reads: number;
+  sent: number;
+  subscribers: Record<string, number>;
+  publishers: Record<string, number>;
+  threads: Record<string, number>;
+  server: { workers: Record<string, number>[] } | string;
+}
+
+interface Run {
+  layout: string;
+  workers: number;
+  repeat: number;
+  rate: number;
+  cpu: { driver: number; server: number; other: number };
+  detail: Detail;
+  /** Per worker thread, in order; then the V8 helpers, then the rest. */
+  workerThreads: number[];
+  helpers: number;
+  gc?: { count: number; pauseMs: number };
+}
+
+async function runOnce(
+  generator: string,
+  name: string,
+  workers: number,
+  repeat: number,
+): Promise<Run> {
+  const layout = LAYOUTS[name];
+  const server = await startServer(layout, workers);
+  let out: { metrics: Record<string, number>; cpu: Run["cpu"]; detail: Detail };
+  try {
+    const child = spawn(layout.generator, [
+      generator,
+      ...["-mode", "fanout", "-url", `ws://127.0.0.1:${server.port}/`],
+      ...["-pid", String(server.pid), "-conns", String(SUBSCRIBERS)],
+      ...["-publishers", String(PUBLISHERS), "-workers", String(workers)],
+      ...["-inflight", String(INFLIGHT), "-size", String(SIZE)],
+      ...["-warmup", `${WARMUP}ms`, "-duration", `${DURATION}ms`],
+    ], { GOMAXPROCS: layout.generator ? "1" : "2" });
+    child.stdin.close();
+    const { stdout, stderr, code } = await child.output();
+    const text = decoder.decode(stdout).trim();
+    if (code !== 0 || text === "") {
+      throw new Error(`exit ${code}: ${decoder.decode(stderr).slice(-500)}`);
+    }
+    out = JSON.parse(text.split("\n").at(-1)!);
+  } finally {
+    const printed = await server.stop();
+    if (TRACE_GC) gcLines = printed;
+  }
+  const threads = Object.entries(out.detail.threads);
+  const share = (match: (tid: string, name: string) => boolean) =>
+    threads.filter(([key]) =>
+      match(key.split(" ")[0], key.slice(key.indexOf(" ") + 1))
+    )
+      .reduce((sum, [, value]) => sum + value, 0);
+  return {
+    layout: name,
+    workers,
+    repeat,
+    rate: out.metrics["deliveries/s"],
+    cpu: out.cpu,
+    detail: out.detail,
+    workerThreads: server.tids.map((tid) => share((t) => t === String(tid))),
+    helpers: share((_, thread) => thread.startsWith("V8 ")),
+    gc: TRACE_GC ? gcPauses(gcLines) : undefined,
+  };
+}
+
+let gcLines: string[] = [];
+
+// --trace-gc lines: "[pid:isolate]  N ms: Scavenge a (b) -> c (d) MB,
+// pause / external ms ...".
+function gcPauses(lines: string[]): { count: number; pauseMs: number } {
+  let count = 0;
+  let pauseMs = 0;
+  for (const line of lines) {
+    const match =
+      / ms: (Scavenge|Mark-Compact|Minor Mark-Sweep|Mark-Sweep).*MB, ([\d.]+) \//
+        .exec(line);
+    if (!match) continue;
+    count++;
+    pauseMs += Number(match[2]);
+  }
+  return { count, pauseMs };
+}
+
+function median(values: number[]): number {
+  const sorted = [...values].sort((a, b) => a - b);
+  const mid = sorted.length >> 1;
+  return sorted.length % 2 ? sorted[mid] : (sorted[mid - 1] + sorted[mid]) / 2;
+}
+
+function spread(values: number[], digits = 2, scale = 1): string {
+  const f = (v: number) => (v * scale).toFixed(digits);
+  const med = f(median(values));
+  return values.length === 1
+    ? med
+    : `${med} (${f(Math.min(...values))}–${f(Math.max(...values))})`;
+}
+
+function faults(run: Run): number {
+  const workers = typeof run.detail.server === "string"
+    ? []
+    : run.detail.server.workers;
+  const count = (field: string) =>
+    workers.reduce((n, w) => n + (w[field] ?? 0), 0);
+  return run.detail.lost + run.detail.reordered + run.detail.incomplete +
+    run.detail.badFrames + count("skipped") + count("busMissed") +
+    count("busStale");
+}
+
+function describe(run: Run): string {
+  const d = run.detail;
+  const perWorker = (r: Record<string, number>) =>
+    Object.keys(r).sort().map((k) => `${k} ${r[k]}`).join(", ");
+  const gc = run.gc
+    ? `; GC ${run.gc.count} pauses, ${
+      run.gc.pauseMs.toFixed(0)
+    } ms over the run, ${
+      (run.gc.pauseMs * 1000 / (d.sent * SUBSCRIBERS)).toFixed(3)
+    } µs per delivery`
+    : "";
+  return `[${run.layout} ${run.repeat}/${REPEATS}] ${run.workers} worker(s): ${
+    (run.rate / 1e3).toFixed(0)
+  }k deliveries/s; cpu server ${run.cpu.server.toFixed(2)} (workers ${
+    run.workerThreads.map((v) => v.toFixed(2)).join(" + ")
+  }, V8 helpers ${run.helpers.toFixed(2)}), generator ${
+    run.cpu.driver.toFixed(2)
+  }, other ${run.cpu.other.toFixed(2)}; ${
+    (d.sent * SUBSCRIBERS / d.reads).toFixed(1)
+  } deliveries per read; subscribers ${perWorker(d.subscribers)}; publishers ${
+    perWorker(d.publishers)
+  }; lost ${d.lost}, reordered ${d.reordered}, incomplete ${d.incomplete}, all faults ${
+    faults(run)
+  }${gc}`;
+}
+
+// Which side set the pace: worker threads that used 85% of a core each,
+// a generator that used 85% of the one core it was pinned to, or a machine
+// whose two cores were 90% busy.
+function saturated(runs: Run[], layout: Layout): string {
+  const labels = [];
+  if (median(runs.map((r) => Math.min(...r.workerThreads))) >= 0.85) {
+    labels.push("worker threads");
+  }
+  if (layout.generator && median(runs.map((r) => r.cpu.driver)) >= 0.85) {
+    labels.push("generator");
+  }
+  if (layout.server === "0" && median(runs.map((r) => r.cpu.server)) >= 0.85) {
+    labels.push("server's core");
+  }
+  const busy = median(
+    runs.map((r) => r.cpu.driver + r.cpu.server + r.cpu.other),
+  );
+  if (busy >= 1.8) labels.push(`machine (${(busy * 50).toFixed(0)}% busy)`);
+  return labels.length ? labels.join(", ") : "none";
+}
+
+function table(name: string, runs: Run[]): string[] {
+  const lines = [
+    `${LAYOUTS[name].title} (${name}):`,
+    "",
+    "| workers | deliveries/s | server CPU | worker threads | V8 helpers | generator CPU | other load | server µs/delivery | generator µs/delivery | faults | saturated |",
+    "| ---: | ---: | ---: | --- | ---: | ---: | ---: | ---: | ---: | ---: | --- |",
+  ];
+  for (const workers of [1, 2]) {
+    const mine = runs.filter((r) => r.workers === workers);
+    if (mine.length === 0) continue;
+    const threads = Array.from(
+      { length: workers },
+      (_, i) => median(mine.map((r) => r.workerThreads[i])).toFixed(2),
+    ).join(" + ");
+    lines.push(
+      `| ${workers} | ${spread(mine.map((r) => r.rate), 0)} | ${
+        spread(mine.map((r) => r.cpu.server))
+      } | ${threads} | ${spread(mine.map((r) => r.helpers))} | ${
+        spread(mine.map((r) => r.cpu.driver))
+      } | ${spread(mine.map((r) => r.cpu.other))} | ${
+        spread(mine.map((r) => r.cpu.server / r.rate), 2, 1e6)
+      } | ${spread(mine.map((r) => r.cpu.driver / r.rate), 2, 1e6)} | ${
+        mine.reduce((n, r) => n + faults(r), 0)
+      } | ${saturated(mine, LAYOUTS[name])} |`,
+    );
+  }
+  const pairs = runs.filter((r) => r.workers === 2).flatMap((two) => {
+    const one = runs.find((r) => r.workers === 1 && r.repeat === two.repeat);
+    return one ? [two.rate / one.rate] : [];
+  });
+  if (pairs.length > 0) {
+    const one = median(runs.filter((r) => r.workers === 1).map((r) => r.rate));
+    const two = median(runs.filter((r) => r.workers === 2).map((r) => r.rate));
+    lines.push(
+      "",
+      `Ratio 2 workers / 1: ${(two / one).toFixed(2)}x of the medians; ` +
+        `per repeat ${spread(pairs)}x.`,
+    );
+  }
+  return lines;
+}
+
+const tmp = await Deno.makeTempDir({ prefix: "ws-topics-native-" });
+const runs: Run[] = [];
+try {
+  const generator = await buildGenerator(tmp);
+  console.error(
+    `${layouts.length} layout(s) × ${REPEATS} repeat(s) × 1 and 2 workers:` +
+      ` ${SUBSCRIBERS} subscribers, ${PUBLISHERS} publishers × ${INFLIGHT} in` +
+      ` flight, ${SIZE} B; warmup ${WARMUP} ms, window ${DURATION} ms;` +
+      ` ${navigator.hardwareConcurrency} cores`,
+  );
+  for (const name of layouts) {
+    for (let repeat = 1; repeat <= REPEATS; repeat++) {
+      for (const workers of [1, 2]) {
+        try {
+          const run = await runOnce(generator, name, workers, repeat);
+          runs.push(run);
+          console.error(describe(run));
+        } catch (error) {
+          console.error(
+            `[${name} ${repeat}/${REPEATS}] ${workers} worker(s) failed: ${error}`,
+          );
+        }
+      }
+    }
+  }
+} finally {
+  await Deno.remove(tmp, { recursive: true });
+}
+const report: string[] = [];
+for (const name of layouts) {
+  const mine = runs.filter((r) => r.layout === name);
+  if (mine.length > 0) report.push(...table(name, mine), "");
+}
+report.push(
+  "CPU figures are shares of one core over the measured window, medians" +
+    " (min–max); server CPU is the whole process (its threads: the workers," +
+    " V8's helper threads, the main thread and runtime); other load is the" +
+    " rest of the machine, from /proc/stat. Faults: lost, reordered or" +
+    " missing messages at the subscribers, frames never sent, copies the" +
+    " hubs skipped as slow, and the buses' missed and stale messages.",
+);
+console.log(report.join("\n"));
+if (JSON_PATH) {
+  await Deno.writeTextFile(JSON_PATH, JSON.stringify(runs, null, 2));
+}
