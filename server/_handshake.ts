@@ -11,8 +11,8 @@ import {
   type UpgradeRequestInfo,
   validateUpgradeRequest,
 } from "../handshake.ts";
-import type { ParsedRequestHead } from "../handshake/_head.ts";
-import { upgradeResponseBytes } from "../handshake/_server.ts";
+import { encodeForWrite, type ParsedRequestHead } from "../handshake/_head.ts";
+import { upgradeResponseText } from "../handshake/_server.ts";
 import { answerExtensions } from "../extensions/negotiation.ts";
 import { legacyRequest } from "../legacy/mod.ts";
 import type { ProtocolVersion } from "../protocol/machine.ts";
@@ -22,7 +22,12 @@ import { writeAll } from "../_util/io.ts";
 import type { HandshakeSettings } from "./_options.ts";
 import { originAllowed } from "./_origin.ts";
 import { type HandshakeState, readUpgrade } from "./_read_upgrade.ts";
-import { makeRequest, requestBuilder, requestUrl } from "./_request.ts";
+import {
+  makeRequest,
+  requestBuilder,
+  type RequestLocation,
+  requestUrl,
+} from "./_request.ts";
 import { errorResponse, respond } from "./_respond.ts";
 import { rfc6455Conn } from "../conn/_rfc6455.ts";
 
@@ -118,7 +123,7 @@ async function upgradeSocket(
     rest,
     protocol,
     origin: asked!.origin ?? "",
-    url: url.href.replace(/^http/, "ws"),
+    url: url.socketUrl,
     request: made ?? requestBuilder(head, url.href, parsed.method),
   });
 }
@@ -127,7 +132,7 @@ async function upgradeSocket(
 function requireOrigin(
   options: HandshakeSettings,
   parsed: ParsedRequestHead,
-  url: URL,
+  url: RequestLocation,
   request: () => Request,
 ): void {
   const origin = parsed.fields.get("origin");
@@ -211,11 +216,11 @@ async function acceptRfc6455(
   const { protocol } = about;
   await writeAll(
     transport,
-    upgradeResponseBytes({
+    encodeForWrite(upgradeResponseText({
       key: asked.key,
       protocol,
       extensions: agreed?.header || undefined,
-    }),
+    })),
     timer,
   );
   return rfc6455Conn({

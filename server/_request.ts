@@ -6,17 +6,56 @@ import { fieldsOf, type RequestHead } from "../handshake/_head.ts";
 import { latin1 } from "../_util/http_head.ts";
 import { parseFieldLine } from "../_util/http_syntax.ts";
 
+/** Where an upgrade request goes. */
+export interface RequestLocation {
+  /** The request's URL (`http:` or `https:`), as the Request has it. */
+  readonly href: string;
+  /** The URL's host, for the same-origin check. */
+  readonly host: string;
+  /** The connection's URL: `ws:` or `wss:`. */
+  readonly socketUrl: string;
+}
+
+// The locations of recent requests: a server sees the same few hosts and
+// paths over and over, and parsing a URL costs more than all the checks of
+// a request head together. Bounded in number and in key length, so that a
+// client sending endless new targets only keeps the cache turning over.
+const locations = new Map<string, RequestLocation>();
+const MAX_LOCATIONS = 256;
+const MAX_KEY_LENGTH = 512;
+
 /**
  * The request's URL, checked as `new Request` would need it: a 400
  * (`BAD_HOST`) for a missing Host or a target that makes no URL.
  */
-export function requestUrl(head: RequestHead, secure: boolean): URL {
+export function requestUrl(
+  head: RequestHead,
+  secure: boolean,
+): RequestLocation {
   const host = fieldsOf(head).get("host") ?? "";
+  // The target has no space: the last one ends the host.
+  const key = `${secure ? "s" : "-"}${host} ${head.target}`;
+  let location = locations.get(key);
+  if (location === undefined) {
+    location = parseLocation(host, head.target, secure);
+    if (key.length <= MAX_KEY_LENGTH) {
+      if (locations.size >= MAX_LOCATIONS) locations.clear();
+      locations.set(key, location);
+    }
+  }
+  return location;
+}
+
+function parseLocation(
+  host: string,
+  target: string,
+  secure: boolean,
+): RequestLocation {
   let url: URL;
   try {
-    url = head.target.startsWith("/")
-      ? new URL(head.target, `${secure ? "https" : "http"}://${host}`)
-      : new URL(head.target);
+    url = target.startsWith("/")
+      ? new URL(target, `${secure ? "https" : "http"}://${host}`)
+      : new URL(target);
     if (!host || url.host === "") throw new TypeError("Missing host");
   } catch (cause) {
     throw new HandshakeError(
@@ -25,7 +64,8 @@ export function requestUrl(head: RequestHead, secure: boolean): URL {
       { status: 400, cause },
     );
   }
-  return url;
+  const href = url.href;
+  return { href, host: url.host, socketUrl: href.replace(/^http/, "ws") };
 }
 
 /**
