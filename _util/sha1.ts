@@ -4,10 +4,11 @@
 // handshake. Not for anything that needs a secure hash.
 
 // Scratch space, reused by every call (the hash never yields): the message
-// schedule, and the padded message of a short input.
+// schedule, the padded message of a short input, and the digest.
 const W = new Int32Array(80);
 const SHORT = 2 * 64 - 9; // the longest input that pads to two blocks
 const scratch = new Uint8Array(128);
+const DIGEST = new Uint8Array(20);
 
 /**
  * The SHA-1 digest of `data`.
@@ -19,20 +20,21 @@ export function sha1(data: Uint8Array): Uint8Array<ArrayBuffer> {
   const length = data.length;
   if (length <= SHORT) {
     scratch.set(data);
-    return digest(scratch, length);
+    return digest(scratch, length).slice();
   }
   const padded = new Uint8Array(paddedLength(length));
   padded.set(data);
-  return digest(padded, length);
+  return digest(padded, length).slice();
 }
 
 /**
  * The SHA-1 digest of a string whose characters are all under 0x100, one
  * byte per character (Latin-1): the handshake's key and GUID hashed without
- * encoding them into a buffer first.
+ * encoding them into a buffer first, into a digest that is not copied out
+ * either (a typed array costs more to make than the hash to compute).
  *
  * @param text The characters to hash.
- * @returns The 20-byte digest.
+ * @returns The 20-byte digest, in a buffer the next call overwrites.
  */
 export function sha1Latin1(text: string): Uint8Array<ArrayBuffer> {
   const length = text.length;
@@ -49,8 +51,8 @@ function paddedLength(length: number): number {
   return (((length + 8) >>> 6) + 1) * 64;
 }
 
-// Hashes the first `length` bytes of `bytes`, padding them in place: the
-// buffer holds at least paddedLength(length) bytes.
+// Hashes the first `length` bytes of `bytes`, padding them in place (the
+// buffer holds at least paddedLength(length) bytes), into DIGEST.
 function digest(bytes: Uint8Array, length: number): Uint8Array<ArrayBuffer> {
   const end = paddedLength(length);
   bytes[length] = 0x80;
@@ -106,7 +108,7 @@ function digest(bytes: Uint8Array, length: number): Uint8Array<ArrayBuffer> {
     h3 = (h3 + d) | 0;
     h4 = (h4 + e) | 0;
   }
-  const out = new Uint8Array(20);
+  const out = DIGEST;
   putWord(out, 0, h0);
   putWord(out, 4, h1);
   putWord(out, 8, h2);

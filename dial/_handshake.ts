@@ -3,13 +3,12 @@
 // is followed on a new transport), then the checks and the connection.
 
 import type { Conn, Transport } from "../conn.ts";
+import { createClientKey, DEFAULT_MAX_HEAD_SIZE } from "../handshake.ts";
+import { encodeForWrite, readResponseHead } from "../handshake/_head.ts";
 import {
-  buildUpgradeRequest,
-  createClientKey,
-  DEFAULT_MAX_HEAD_SIZE,
-} from "../handshake.ts";
-import { readResponseHead } from "../handshake/_head.ts";
-import { checkUpgradeResponse } from "../handshake/_client.ts";
+  checkUpgradeResponse,
+  upgradeRequestText,
+} from "../handshake/_client.ts";
 import type { ExtensionNegotiator } from "../extensions/extension.ts";
 import {
   acceptExtensions,
@@ -59,14 +58,14 @@ export async function dialRfc6455(
       const key = createClientKey();
       await writeAll(
         current,
-        buildUpgradeRequest({
+        encodeForWrite(upgradeRequestText({
           url: chain.url,
           key,
           protocols,
           origin: options.origin,
           headers: chain.headers,
           extensions: offer,
-        }),
+        })),
         timer,
       );
       const { head, rest } = await readHead(

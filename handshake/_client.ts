@@ -71,6 +71,11 @@ export function hostHeader(url: URL): string {
 export function buildUpgradeRequest(
   init: UpgradeRequestInit,
 ): Uint8Array<ArrayBuffer> {
+  return encodeLatin1(upgradeRequestText(init));
+}
+
+/** The text of {@linkcode buildUpgradeRequest}'s head. */
+export function upgradeRequestText(init: UpgradeRequestInit): string {
   const protocols = init.protocols ?? [];
   for (const protocol of protocols) {
     if (!TOKEN.test(protocol)) {
@@ -96,9 +101,7 @@ export function buildUpgradeRequest(
     if (protocols.length > 0) {
       text += `sec-websocket-protocol: ${protocols.join(", ")}\r\n`;
     }
-    return encodeLatin1(
-      text + "sec-websocket-version: 13\r\nupgrade: websocket\r\n\r\n",
-    );
+    return text + "sec-websocket-version: 13\r\nupgrade: websocket\r\n\r\n";
   }
   const headers = new Headers(init.headers);
   headers.set("Host", hostHeader(init.url));
@@ -111,7 +114,7 @@ export function buildUpgradeRequest(
   }
   if (origin !== undefined) headers.set("Origin", origin);
   if (extensions) headers.set("Sec-WebSocket-Extensions", extensions);
-  return encodeLatin1(headLines(`GET ${target} HTTP/1.1`, headers));
+  return headLines(`GET ${target} HTTP/1.1`, headers);
 }
 
 /** What the client offered, to check the server's response against. */

@@ -324,6 +324,33 @@ export function encodeLatin1(text: string): Uint8Array<ArrayBuffer> {
   return bytes;
 }
 
+// Heads that are written once and then dropped (the 101, a client's
+// request) are carved from a shared slab rather than made one by one: a
+// typed array costs more to make than to fill. A slab is never written
+// twice; once used up, the views still being written keep it alive.
+const SLAB_SIZE = 16 * 1024;
+let slab = new Uint8Array(0);
+let slabUsed = 0;
+
+/**
+ * Latin-1 text as bytes, as {@linkcode encodeLatin1} gives them, for a
+ * head to be written and then dropped: a view of a shared buffer, never
+ * written again, that the caller must not write to either.
+ */
+export function encodeForWrite(text: string): Uint8Array<ArrayBuffer> {
+  const length = text.length;
+  if (length > SLAB_SIZE >> 2) return encodeLatin1(text);
+  if (slabUsed + length > slab.length) {
+    slab = new Uint8Array(SLAB_SIZE);
+    slabUsed = 0;
+  }
+  const start = slabUsed;
+  const bytes = slab;
+  for (let i = 0; i < length; i++) bytes[start + i] = text.charCodeAt(i);
+  slabUsed += length;
+  return bytes.subarray(start, slabUsed);
+}
+
 /** A head's text: the start line, the fields, the blank line. */
 export function headLines(first: string, headers: Headers): string {
   let text = first + "\r\n";

@@ -218,16 +218,14 @@ export function buildUpgradeResponse(
   init: UpgradeResponseInit,
 ): Promise<Uint8Array<ArrayBuffer>> {
   try {
-    return Promise.resolve(upgradeResponseBytes(init));
+    return Promise.resolve(encodeLatin1(upgradeResponseText(init)));
   } catch (error) {
     return Promise.reject(error);
   }
 }
 
-/** {@linkcode buildUpgradeResponse}, synchronously. */
-export function upgradeResponseBytes(
-  init: UpgradeResponseInit,
-): Uint8Array<ArrayBuffer> {
+/** The text of {@linkcode buildUpgradeResponse}'s head, synchronously. */
+export function upgradeResponseText(init: UpgradeResponseInit): string {
   if (
     init.headers === undefined &&
     (init.protocol === undefined || PLAIN_VALUE.test(init.protocol)) &&
@@ -244,7 +242,7 @@ export function upgradeResponseBytes(
     if (init.protocol !== undefined) {
       text += `sec-websocket-protocol: ${init.protocol}\r\n`;
     }
-    return encodeLatin1(text + "upgrade: websocket\r\n\r\n");
+    return text + "upgrade: websocket\r\n\r\n";
   }
   const headers = new Headers(init.headers);
   headers.set("Upgrade", "websocket");
@@ -254,7 +252,7 @@ export function upgradeResponseBytes(
     headers.set("Sec-WebSocket-Protocol", init.protocol);
   }
   if (init.extensions) headers.set("Sec-WebSocket-Extensions", init.extensions);
-  return encodeLatin1(headLines("HTTP/1.1 101 Switching Protocols", headers));
+  return headLines("HTTP/1.1 101 Switching Protocols", headers);
 }
 
 /**
