@@ -109,7 +109,7 @@ export class Writer implements TurnWriter {
   queued(): Promise<void> {
     this.enqueue();
     if (this.#queuedBytes + this.#inflightBytes <= this.#limit) {
-      return RESOLVED;
+      return QUEUED;
     }
     // Over the mark waiting for the turn is no use: the sender waits for
     // this write anyway.
@@ -244,8 +244,14 @@ const TURN = 1;
 const WRITING = 2;
 const STOPPED = 3;
 
-// A send under the mark resolves at once: one promise for all of them.
-const RESOLVED: Promise<void> = Promise.resolve();
+/**
+ * What a send queued under the mark returns: one resolved promise for all of
+ * them, which never rejects, so a caller sending to many connections (a
+ * broadcast) can tell it apart and skip guarding it.
+ */
+export const QUEUED: Promise<void> = Promise.resolve();
+// Nothing to wait for.
+const RESOLVED = QUEUED;
 
 // Rejects a wait someone may have let go of.
 function reject(

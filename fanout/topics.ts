@@ -26,6 +26,7 @@
 import type { Conn } from "../conn.ts";
 import type { Bus, BusGap } from "./bus.ts";
 import { PreparedMessage } from "./prepared.ts";
+import { QUEUED } from "../conn/_writer.ts";
 
 export type { Bus, BusGap, BusMeta, BusStats } from "./bus.ts";
 export type { Conn } from "../conn.ts";
@@ -274,7 +275,10 @@ export class Topics implements Disposable {
       // Never waited for: a slow subscriber must not hold up the others. A
       // send that fails means the connection is closing; its subscriptions
       // end once it has closed.
-      conn.send(prepared, sendOptions).catch(noop);
+      const queued = conn.send(prepared, sendOptions);
+      // The usual answer, queued under the mark, never rejects: guarding
+      // it would cost a promise and a microtask per subscriber.
+      if (queued !== QUEUED) queued.catch(noop);
       sent++;
     }
     return sent;

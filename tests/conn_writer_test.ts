@@ -1,7 +1,7 @@
 import assert from "node:assert/strict";
 import type { Transport } from "../conn.ts";
 import type { ProtocolMachine } from "../protocol/machine.ts";
-import { coalesce, Writer } from "../conn/_writer.ts";
+import { coalesce, QUEUED, Writer } from "../conn/_writer.ts";
 import { isPending } from "./_peers.ts";
 
 // A machine that only queues bytes, and a transport whose writes wait until
@@ -146,6 +146,17 @@ Deno.test("Writer makes no waiter for sends under the mark, one for flush()", as
   await transport.pass();
   await flushed;
   assert.equal(writer.waiting, false);
+});
+
+Deno.test("Writer.queued() under the mark answers the shared QUEUED promise, above it its own", () => {
+  const { machine, writer } = setup(4);
+  machine.outgoing.push(new Uint8Array(4));
+  assert.equal(writer.queued(), QUEUED);
+  machine.outgoing.push(new Uint8Array(1));
+  const room = writer.queued();
+  assert.notEqual(room, QUEUED);
+  writer.stop(new Error("done"));
+  return assert.rejects(room);
 });
 
 Deno.test("Writer over the mark writes at once, without waiting for the turn", () => {

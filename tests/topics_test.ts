@@ -91,6 +91,22 @@ Deno.test("Topics.unsubscribe() and a closed connection end subscriptions", asyn
   assert.deepEqual(topics.topics, []);
 });
 
+Deno.test("Topics.publish() to a closing subscriber leaves no rejection unhandled", async () => {
+  const topics = new Topics();
+  const { server, client } = connPair();
+  const open = connPair();
+  topics.subscribe(server, "t");
+  topics.subscribe(open.server, "t");
+  const closing = server.close(1000);
+  // Still subscribed until it has closed; its send rejects, and a rejection
+  // nobody handled would fail this test.
+  assert.equal(topics.publish("t", "late"), 2);
+  assert.deepEqual(await take(open.client, 1), ["late"]);
+  for await (const _ of client) { /* until closed */ }
+  await closing;
+  await dispose(open.server, open.client);
+});
+
 Deno.test("Topics with slowPolicy skip leaves a stalled subscriber behind, bounded", async () => {
   const skipped: string[] = [];
   const topics = new Topics({
