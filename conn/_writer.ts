@@ -4,7 +4,6 @@
 // once while the buffer is at or under `sendBufferSize`, and waits above it.
 
 import type { ProtocolMachine } from "../protocol/machine.ts";
-import { concatBytes } from "../_util/bytes.ts";
 import { withTimeout } from "./_timeouts.ts";
 import type { Transport } from "./_transport.ts";
 import { awaitTurn, noteQueued, type TurnWriter } from "./_write_turn.ts";
@@ -267,23 +266,60 @@ function reject(
 export function coalesce(chunks: Uint8Array[]): Uint8Array[] {
   if (chunks.length === 1) return chunks;
   const out: Uint8Array[] = [];
-  let run: Uint8Array[] = [];
+  let start = 0;
   let runBytes = 0;
-  const flushRun = () => {
-    if (run.length > 0) out.push(concatBytes(run, runBytes));
-    run = [];
-    runBytes = 0;
-  };
-  for (const chunk of chunks) {
+  for (let i = 0; i < chunks.length; i++) {
+    const chunk = chunks[i];
     if (chunk.length >= COALESCE_LIMIT) {
-      flushRun();
+      if (i > start) out.push(joinRun(chunks, start, i, runBytes));
       out.push(chunk);
+      start = i + 1;
+      runBytes = 0;
     } else {
-      run.push(chunk);
       runBytes += chunk.length;
-      if (runBytes >= COALESCE_LIMIT * 4) flushRun();
+      if (runBytes >= COALESCE_LIMIT * 4) {
+        out.push(joinRun(chunks, start, i + 1, runBytes));
+        start = i + 1;
+        runBytes = 0;
+      }
     }
   }
-  flushRun();
+  if (chunks.length > start) {
+    out.push(joinRun(chunks, start, chunks.length, runBytes));
+  }
   return out;
+}
+
+// The last run joined and what it became. A broadcast queues the same frames
+// on every subscriber in a turn, so every subscriber after the first finds
+// its run here and writes the same joined bytes: one copy per turn, not one
+// per subscriber. (Chunks are never changed once queued.)
+let lastRun: Uint8Array[] = [];
+let lastJoined: Uint8Array = new Uint8Array(0);
+
+function joinRun(
+  chunks: Uint8Array[],
+  start: number,
+  end: number,
+  bytes: number,
+): Uint8Array {
+  if (end - start === 1) return chunks[start];
+  if (sameRun(chunks, start, end)) return lastJoined;
+  const joined = new Uint8Array(bytes);
+  for (let i = start, offset = 0; i < end; i++) {
+    joined.set(chunks[i], offset);
+    offset += chunks[i].length;
+  }
+  lastRun = chunks.slice(start, end);
+  lastJoined = joined;
+  return joined;
+}
+
+function sameRun(chunks: Uint8Array[], start: number, end: number): boolean {
+  const run = lastRun;
+  if (run.length !== end - start) return false;
+  for (let i = start; i < end; i++) {
+    if (chunks[i] !== run[i - start]) return false;
+  }
+  return true;
 }

@@ -220,3 +220,20 @@ Deno.test("coalesce() joins runs of small chunks and leaves large ones alone", (
     8 * 1024,
   ]);
 });
+
+Deno.test("coalesce() joins a run once for every queue that holds the same chunks (a broadcast)", () => {
+  const a = new Uint8Array([1, 2]);
+  const b = new Uint8Array([3]);
+  const first = coalesce([a, b]);
+  const second = coalesce([a, b]);
+  assert.deepEqual(first, [new Uint8Array([1, 2, 3])]);
+  assert.equal(second[0], first[0], "the same joined bytes, not a copy");
+  const other = coalesce([a, new Uint8Array([3])]);
+  assert.notEqual(
+    other[0],
+    first[0],
+    "equal bytes in other chunks: joined anew",
+  );
+  const longer = coalesce([a, b, b]);
+  assert.deepEqual(longer, [new Uint8Array([1, 2, 3, 3])]);
+});
