@@ -21,7 +21,7 @@ import type { PreparedMessage } from "./fanout/prepared.ts";
 import type { Topics } from "./fanout/topics.ts";
 import { type MessageStream, MessageStreams } from "./conn/_message_stream.ts";
 import { type ConnInit, DEFAULT_CLOSE_TIMEOUT } from "./conn/_options.ts";
-import { ConnParts } from "./conn/_parts.ts";
+import { ConnParts, exposeParts } from "./conn/_parts.ts";
 import { ConnectionInfo } from "./conn/_info.ts";
 import { type SendStreamOptions, StreamSender } from "./conn/_stream_sender.ts";
 
@@ -92,6 +92,10 @@ export class Conn extends ConnectionInfo
   #sender: StreamSender | undefined;
   #readable: ReadableStream<Message> | undefined;
   #writable: WritableStream<Message> | undefined;
+
+  static {
+    exposeParts((conn) => conn.#p);
+  }
 
   /**
    * Wraps a transport whose opening handshake is done. Users get a `Conn`

@@ -22,6 +22,28 @@ import type { Transport } from "./_transport.ts";
 import { IdleTimer } from "./_timeouts.ts";
 import { Writer } from "./_writer.ts";
 
+// How code outside conn.ts reaches a connection's parts: set by Conn itself,
+// which alone can read its private field.
+let partsOf: ((conn: Conn) => ConnParts) | undefined;
+
+/** Lets {@linkcode whenEnded} reach the parts of any connection. */
+export function exposeParts(of: (conn: Conn) => ConnParts): void {
+  partsOf = of;
+}
+
+/**
+ * Calls `hook` with `conn` once its transport is closed, before
+ * {@linkcode Conn.closed} resolves (at once if it has already ended): the
+ * server's registry lets go of a connection so. A hook shared by many
+ * connections costs none of them a closure or a promise. One hook per
+ * connection; a later one replaces it.
+ */
+export function whenEnded(conn: Conn, hook: (conn: Conn) => void): void {
+  const parts = partsOf!(conn);
+  if (parts.ending.done) hook(conn);
+  else parts.endHook = hook;
+}
+
 /** Everything a {@linkcode Conn} is made of besides its public fields. */
 export class ConnParts {
   /** The connection these are the parts of. */
@@ -37,6 +59,8 @@ export class ConnParts {
   readonly idle: IdleTimer | undefined;
   readonly outgoing: Outgoing;
   keepalive: Keepalive | undefined = undefined;
+  /** Called with the connection as it ends (see {@linkcode whenEnded}). */
+  endHook: ((conn: Conn) => void) | undefined = undefined;
   #onClose: (() => void) | undefined;
   // Made on first use: most connections never close by handshake while
   // idle, and many never ping, so an idle connection holds neither.
@@ -140,6 +164,7 @@ export class ConnParts {
       // Already closed.
     }
     this.#onClose?.();
+    this.endHook?.(this.owner);
     // Made only when someone waits: most connections end with nothing
     // pending.
     const pings = this.#pings;

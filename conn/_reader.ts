@@ -86,12 +86,26 @@ export class Reader {
 
   /** The messages for `for await`; leaving the loop closes the connection. */
   iterator(): AsyncIterator<Message> {
-    return {
-      next: () => this.next(),
-      return: async () => {
-        await this.stop();
-        return { value: undefined, done: true };
-      },
-    };
+    return new Messages(this);
+  }
+}
+
+// The iterator `for await` holds for as long as it reads a connection: an
+// object with methods rather than one with two closures, as it lives as
+// long as the connection.
+class Messages implements AsyncIterator<Message> {
+  #reader: Reader;
+
+  constructor(reader: Reader) {
+    this.#reader = reader;
+  }
+
+  next(): Promise<IteratorResult<Message>> {
+    return this.#reader.next();
+  }
+
+  async return(): Promise<IteratorResult<Message>> {
+    await this.#reader.stop();
+    return { value: undefined, done: true };
   }
 }

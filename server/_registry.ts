@@ -3,10 +3,17 @@
 // always the connections that can still be sent to.
 
 import type { Conn } from "../conn.ts";
+import { whenEnded } from "../conn/_parts.ts";
 
 /** The set of a server's open connections. */
 export class ConnRegistry {
   readonly #conns = new Set<Conn>();
+  // One function for every connection: a connection leaves through a hook
+  // it calls as it ends, before its `closed` resolves, rather than through
+  // a promise reaction of its own.
+  readonly #remove = (conn: Conn): void => {
+    this.#conns.delete(conn);
+  };
 
   /** The open connections: a live view, not a copy. */
   get connections(): ReadonlySet<Conn> {
@@ -21,7 +28,7 @@ export class ConnRegistry {
   /** Adds an open connection; it is removed once it has closed. */
   add(conn: Conn): void {
     this.#conns.add(conn);
-    conn.closed.then(() => this.#conns.delete(conn));
+    whenEnded(conn, this.#remove);
   }
 
   /** Starts closing every open connection with `code`, waiting for none. */

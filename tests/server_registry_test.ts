@@ -42,6 +42,30 @@ Deno.test("ConnRegistry holds a connection until it has closed", async () => {
   assert.equal(registry.size, 0);
 });
 
+Deno.test("ConnRegistry lets go of a connection before its closed resolves, even to a reaction made before it was added", async () => {
+  const registry = new ConnRegistry();
+  const [server, client] = connPair();
+  // Made before add(): a reaction to `closed` made by the registry itself
+  // would run after this one.
+  const listedAtClose = server.closed.then(() =>
+    registry.connections.has(server)
+  );
+  registry.add(server);
+  await client.close(1000);
+  assert.equal(await listedAtClose, false);
+  assert.equal(registry.size, 0);
+});
+
+Deno.test("ConnRegistry does not keep a connection that ended before it was added", async () => {
+  const registry = new ConnRegistry();
+  const [server, client] = connPair();
+  server.abort();
+  await server.closed;
+  registry.add(server);
+  assert.equal(registry.size, 0);
+  await client.closed;
+});
+
 Deno.test("ConnRegistry.closeAll() closes every connection with the code", async () => {
   const registry = new ConnRegistry();
   const pairs = [connPair(), connPair()];
