@@ -6,28 +6,44 @@ import { sha1, sha1Latin1 } from "../_util/sha1.ts";
 /** The GUID of RFC 6455 section 1.3, appended to the key before hashing. */
 export const WEBSOCKET_GUID = "258EAFA5-E914-47DA-95CA-C5AB0DC85B11";
 
-const ALPHABET =
-  "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+const ALPHABET = Array.from(
+  "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/",
+  (char) => char.charCodeAt(0),
+);
+const PAD = 61; // "="
+// The digits of one encoding, made into a string in one call: a flat
+// string, where appending digit by digit makes a chain of pieces that each
+// later reader of the string (the 101's encoding) has to flatten first.
+const digits: number[] = [];
 
 // Base64 of bytes[start, end), written out here: for a key or a digest
 // this is a few table lookups, where btoa needs a string of the bytes first.
 function base64(bytes: Uint8Array, start = 0, end = bytes.length): string {
-  let text = "";
+  const out = digits;
+  out.length = 0;
   let i = start;
   for (; i + 2 < end; i += 3) {
     const n = (bytes[i] << 16) | (bytes[i + 1] << 8) | bytes[i + 2];
-    text += ALPHABET[n >>> 18] + ALPHABET[(n >>> 12) & 63] +
-      ALPHABET[(n >>> 6) & 63] + ALPHABET[n & 63];
+    out.push(
+      ALPHABET[n >>> 18],
+      ALPHABET[(n >>> 12) & 63],
+      ALPHABET[(n >>> 6) & 63],
+      ALPHABET[n & 63],
+    );
   }
   if (i + 1 === end) {
     const n = bytes[i] << 16;
-    text += ALPHABET[n >>> 18] + ALPHABET[(n >>> 12) & 63] + "==";
+    out.push(ALPHABET[n >>> 18], ALPHABET[(n >>> 12) & 63], PAD, PAD);
   } else if (i + 2 === end) {
     const n = (bytes[i] << 16) | (bytes[i + 1] << 8);
-    text += ALPHABET[n >>> 18] + ALPHABET[(n >>> 12) & 63] +
-      ALPHABET[(n >>> 6) & 63] + "=";
+    out.push(
+      ALPHABET[n >>> 18],
+      ALPHABET[(n >>> 12) & 63],
+      ALPHABET[(n >>> 6) & 63],
+      PAD,
+    );
   }
-  return text;
+  return String.fromCharCode.apply(undefined, out);
 }
 
 // Random bytes for keys, drawn from the system in batches of 64 keys: one
