@@ -10,7 +10,7 @@
 //   deno run -A bench/topics_workers_native.ts [--subscribers 1000]
 //     [--size 64] [--publishers 4] [--inflight 32] [--repeats 3]
 //     [--warmup 1000] [--duration 3000] [--layouts free,split,overlap]
-//     [--trace-gc] [--json <file>]
+//     [--trace-gc] [--perf] [--quiet <cores>] [--json <file>]
 //
 // --publishers  publishing connections, spread evenly over the workers
 // --inflight    messages each publisher keeps undelivered
@@ -19,6 +19,10 @@
 //               generator on core 1 (GOMAXPROCS=1 when pinned)
 // --trace-gc    runs the server with --v8-flags=--trace-gc and reports the
 //               pauses per delivery
+// --perf        counts the server's socket writes (sendto) and context
+//               switches over the window with `perf stat`
+// --quiet       before each run, waits (up to a minute) until the rest of
+//               the machine uses under this many cores (default 0.3)
 //
 // Prints each run as it ends, then a table per layout: medians (min–max)
 // of deliveries/s, CPU shares of one core over the window (server process,
@@ -28,6 +32,8 @@
 //
 // Needs Go and gorilla/websocket; on Debian or Ubuntu:
 // `apt-get install golang-go golang-github-gorilla-websocket-dev`.
+
+import { machineBusyTicks, sleep, TICKS_PER_SECOND } from "./_wire.ts";
 
 function option(name: string, fallback: string): string {
   const i = Deno.args.indexOf(`--${name}`);
@@ -43,6 +49,13 @@ const WARMUP = Number(option("warmup", "1000"));
 const DURATION = Number(option("duration", "3000"));
 const TRACE_GC = Deno.args.includes("--trace-gc");
 const JSON_PATH = option("json", "");
+const PERF = Deno.args.includes("--perf");
+const QUIET = Number(option("quiet", "0.3"));
+const PERF_EVENTS = [
+  "syscalls:sys_enter_sendto",
+  "syscalls:sys_enter_recvfrom",
+  "context-switches",
+];
 
 interface Layout {
   title: string;
@@ -109,6 +122,8 @@ interface Server {
   pid: number;
   port: number;
   tids: number[];
+  /** Each worker's `performance.timeOrigin`. */
+  origins: number[];
   /** Stops the server; resolves with the lines it printed after starting. */
   stop(): Promise<string[]>;
 }
@@ -129,7 +144,7 @@ async function startServer(layout: Layout, workers: number): Promise<Server> {
     .getReader();
   let buffered = "";
   const printed: string[] = [];
-  let started: { port: number; pid: number; tids: number[] } | undefined;
+  let started: Omit<Server, "stop"> | undefined;
   while (started === undefined) {
     const { value, done } = await lines.read();
     if (done) throw new Error(`Server exited early: ${await stderr}`);
@@ -172,7 +187,16 @@ interface Detail {
   subscribers: Record<string, number>;
   publishers: Record<string, number>;
   threads: Record<string, number>;
+  /** The measured window, in milliseconds since the epoch. */
+  window: [number, number];
+  perf?: Record<string, number>;
   server: { workers: Record<string, number>[] } | string;
+}
+
+/** The workers' GC pauses in the measured window, from --trace-gc. */
+interface GcPauses {
+  count: number;
+  pauseMs: number;
 }
 
 interface Run {
@@ -182,10 +206,11 @@ interface Run {
   rate: number;
   cpu: { driver: number; server: number; other: number };
   detail: Detail;
-  /** Per worker thread, in order; then the V8 helpers, then the rest. */
+  /** Per worker thread, in order. */
   workerThreads: number[];
+  /** V8's helper threads (concurrent and parallel GC, compilers). */
   helpers: number;
-  gc?: { count: number; pauseMs: number };
+  gc?: GcPauses;
 }
 
 async function runOnce(
@@ -197,6 +222,7 @@ async function runOnce(
   const layout = LAYOUTS[name];
   const server = await startServer(layout, workers);
   let out: { metrics: Record<string, number>; cpu: Run["cpu"]; detail: Detail };
+  let printed: string[];
   try {
     const child = spawn(layout.generator, [
       generator,
@@ -205,6 +231,7 @@ async function runOnce(
       ...["-publishers", String(PUBLISHERS), "-workers", String(workers)],
       ...["-inflight", String(INFLIGHT), "-size", String(SIZE)],
       ...["-warmup", `${WARMUP}ms`, "-duration", `${DURATION}ms`],
+      ...(PERF ? ["-perf", PERF_EVENTS.join(",")] : []),
     ], { GOMAXPROCS: layout.generator ? "1" : "2" });
     child.stdin.close();
     const { stdout, stderr, code } = await child.output();
@@ -214,15 +241,11 @@ async function runOnce(
     }
     out = JSON.parse(text.split("\n").at(-1)!);
   } finally {
-    const printed = await server.stop();
-    if (TRACE_GC) gcLines = printed;
+    printed = await server.stop();
   }
-  const threads = Object.entries(out.detail.threads);
-  const share = (match: (tid: string, name: string) => boolean) =>
-    threads.filter(([key]) =>
-      match(key.split(" ")[0], key.slice(key.indexOf(" ") + 1))
-    )
-      .reduce((sum, [, value]) => sum + value, 0);
+  const threads = Object.entries(out.detail.threads).map((
+    [key, value],
+  ) => ({ tid: Number(key.split(" ")[0]), name: key.split(" ")[1], value }));
   return {
     layout: name,
     workers,
@@ -230,26 +253,38 @@ async function runOnce(
     rate: out.metrics["deliveries/s"],
     cpu: out.cpu,
     detail: out.detail,
-    workerThreads: server.tids.map((tid) => share((t) => t === String(tid))),
-    helpers: share((_, thread) => thread.startsWith("V8 ")),
-    gc: TRACE_GC ? gcPauses(gcLines) : undefined,
+    workerThreads: server.tids.map((tid) =>
+      threads.find((t) => t.tid === tid)?.value ?? 0
+    ),
+    helpers: threads.filter((t) => t.name === "V8")
+      .reduce((sum, t) => sum + t.value, 0),
+    gc: TRACE_GC
+      ? gcPauses(printed, Math.min(...server.origins), out.detail.window)
+      : undefined,
   };
 }
 
-let gcLines: string[] = [];
-
-// --trace-gc lines: "[pid:isolate]  N ms: Scavenge a (b) -> c (d) MB,
-// pause / external ms ...".
-function gcPauses(lines: string[]): { count: number; pauseMs: number } {
+// --trace-gc lines: "[pid:isolate]  N ms: Scavenge a (b) -> c (d) MB, ...,
+// pause / external ms ...", N counted from the isolate's start. The
+// workers start within milliseconds of one another, so the first one's
+// time origin places every worker's lines (the idle main thread has none
+// in the window).
+function gcPauses(
+  lines: string[],
+  origin: number,
+  [start, end]: [number, number],
+): GcPauses {
   let count = 0;
   let pauseMs = 0;
   for (const line of lines) {
     const match =
-      / ms: (Scavenge|Mark-Compact|Minor Mark-Sweep|Mark-Sweep).*MB, ([\d.]+) \//
+      /\]\s+(\d+) ms: (Scavenge|Mark-Compact|Minor Mark-Sweep).*MB, ([\d.]+) \//
         .exec(line);
     if (!match) continue;
+    const at = origin + Number(match[1]);
+    if (at < start || at > end) continue;
     count++;
-    pauseMs += Number(match[2]);
+    pauseMs += Number(match[3]);
   }
   return { count, pauseMs };
 }
@@ -279,15 +314,29 @@ function faults(run: Run): number {
     count("busStale");
 }
 
+/** Deliveries per socket write of the server, with --perf. */
+function perWrite(run: Run): number | undefined {
+  const writes = run.detail.perf?.["syscalls:sys_enter_sendto"];
+  return writes ? run.rate * DURATION / 1000 / writes : undefined;
+}
+
 function describe(run: Run): string {
   const d = run.detail;
+  const writes = perWrite(run);
+  const perf = writes === undefined
+    ? ""
+    : `; ${writes.toFixed(1)} deliveries per server write, ${
+      (d.perf!["context-switches"] / (DURATION / 1000)).toFixed(0)
+    } server context switches/s`;
   const perWorker = (r: Record<string, number>) =>
     Object.keys(r).sort().map((k) => `${k} ${r[k]}`).join(", ");
   const gc = run.gc
-    ? `; GC ${run.gc.count} pauses, ${
+    ? `; GC in the window: ${run.gc.count} pauses, ${
       run.gc.pauseMs.toFixed(0)
-    } ms over the run, ${
-      (run.gc.pauseMs * 1000 / (d.sent * SUBSCRIBERS)).toFixed(3)
+    } ms (${
+      (run.gc.pauseMs / DURATION / run.workers * 100).toFixed(0)
+    }% of the workers' time), ${
+      (run.gc.pauseMs * 1000 / (run.rate * DURATION / 1000)).toFixed(3)
     } µs per delivery`
     : "";
   return `[${run.layout} ${run.repeat}/${REPEATS}] ${run.workers} worker(s): ${
@@ -302,7 +351,7 @@ function describe(run: Run): string {
     perWorker(d.publishers)
   }; lost ${d.lost}, reordered ${d.reordered}, incomplete ${d.incomplete}, all faults ${
     faults(run)
-  }${gc}`;
+  }${gc}${perf}`;
 }
 
 // Which side set the pace: worker threads that used 85% of a core each,
@@ -330,8 +379,8 @@ function table(name: string, runs: Run[]): string[] {
   const lines = [
     `${LAYOUTS[name].title} (${name}):`,
     "",
-    "| workers | deliveries/s | server CPU | worker threads | V8 helpers | generator CPU | other load | server µs/delivery | generator µs/delivery | faults | saturated |",
-    "| ---: | ---: | ---: | --- | ---: | ---: | ---: | ---: | ---: | ---: | --- |",
+    "| workers | deliveries/s | server CPU | worker threads | V8 helpers | generator CPU | other load | server µs/delivery | generator µs/delivery | deliveries per server write | faults | saturated |",
+    "| ---: | ---: | ---: | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | --- |",
   ];
   for (const workers of [1, 2]) {
     const mine = runs.filter((r) => r.workers === workers);
@@ -348,8 +397,12 @@ function table(name: string, runs: Run[]): string[] {
       } | ${spread(mine.map((r) => r.cpu.other))} | ${
         spread(mine.map((r) => r.cpu.server / r.rate), 2, 1e6)
       } | ${spread(mine.map((r) => r.cpu.driver / r.rate), 2, 1e6)} | ${
-        mine.reduce((n, r) => n + faults(r), 0)
-      } | ${saturated(mine, LAYOUTS[name])} |`,
+        mine.every((r) => perWrite(r) !== undefined)
+          ? spread(mine.map((r) => perWrite(r)!), 1)
+          : "—"
+      } | ${mine.reduce((n, r) => n + faults(r), 0)} | ${
+        saturated(mine, LAYOUTS[name])
+      } |`,
     );
   }
   const pairs = runs.filter((r) => r.workers === 2).flatMap((two) => {
@@ -368,6 +421,18 @@ function table(name: string, runs: Run[]): string[] {
   return lines;
 }
 
+// Waits until the rest of the machine is under QUIET cores over a second,
+// for at most a minute; says so when it never was.
+async function quiet(): Promise<void> {
+  for (let tries = 0; tries < 60; tries++) {
+    const before = machineBusyTicks();
+    await sleep(1000);
+    const cores = (machineBusyTicks() - before) / TICKS_PER_SECOND;
+    if (cores < QUIET) return;
+  }
+  console.error(`The machine stayed busier than ${QUIET} cores`);
+}
+
 const tmp = await Deno.makeTempDir({ prefix: "ws-topics-native-" });
 const runs: Run[] = [];
 try {
@@ -381,6 +446,7 @@ try {
   for (const name of layouts) {
     for (let repeat = 1; repeat <= REPEATS; repeat++) {
       for (const workers of [1, 2]) {
+        await quiet();
         try {
           const run = await runOnce(generator, name, workers, repeat);
           runs.push(run);

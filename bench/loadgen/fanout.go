@@ -183,13 +183,24 @@ func runFanout(c config) (result, error) {
 	time.Sleep(c.warmup)
 	measured := c
 	measured.warmup = 0
+	counting := startPerf(c)
 	threads0, start := threadTicks(c.pid), time.Now()
+	detail := map[string]interface{}{}
+	// In milliseconds since the epoch, to place the server's --trace-gc
+	// lines (timed from each worker's start) in or out of the window.
+	detail["window"] = []int64{start.UnixMilli(), start.Add(c.duration).UnixMilli()}
 	rates, cpu := window(measured, &run.total)
 	threads := threadShares(threads0, threadTicks(c.pid), time.Since(start).Seconds())
+	counts := counting()
 	atomic.StoreInt32(&stop, 1)
 	wg.Wait()
-	detail := drainAndCheck(run, pubs)
+	for key, value := range drainAndCheck(run, pubs) {
+		detail[key] = value
+	}
 	detail["threads"] = threads
+	if counts != nil {
+		detail["perf"] = counts
+	}
 	if stats, err := serverStats(c); err == nil {
 		detail["server"] = stats
 	} else {

@@ -4,8 +4,10 @@
 package main
 
 import (
+	"bytes"
 	"fmt"
 	"os"
+	"os/exec"
 	"strconv"
 	"strings"
 )
@@ -57,4 +59,37 @@ func statTicks(text string) int64 {
 	user, _ := strconv.ParseInt(fields[11], 10, 64)
 	system, _ := strconv.ParseInt(fields[12], 10, 64)
 	return user + system
+}
+
+// startPerf counts -perf's events in the server with `perf stat` for the
+// window's duration; the function it returns waits for the counts (nil
+// without -perf, or when perf fails).
+func startPerf(c config) func() map[string]float64 {
+	if c.perf == "" || c.pid <= 0 {
+		return func() map[string]float64 { return nil }
+	}
+	var out bytes.Buffer
+	cmd := exec.Command("perf", "stat", "-x,", "-e", c.perf, "-p", strconv.Itoa(c.pid),
+		"--", "sleep", strconv.FormatFloat(c.duration.Seconds(), 'f', 3, 64))
+	cmd.Stderr = &out
+	if err := cmd.Start(); err != nil {
+		return func() map[string]float64 { return nil }
+	}
+	return func() map[string]float64 {
+		if err := cmd.Wait(); err != nil {
+			return nil
+		}
+		counts := map[string]float64{}
+		for _, line := range strings.Split(out.String(), "\n") {
+			// value,unit,event,...
+			fields := strings.Split(line, ",")
+			if len(fields) < 3 {
+				continue
+			}
+			if v, err := strconv.ParseFloat(fields[0], 64); err == nil {
+				counts[fields[2]] = v
+			}
+		}
+		return counts
+	}
 }

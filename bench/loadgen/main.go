@@ -56,6 +56,7 @@ type config struct {
 	port        int
 	publishers  int
 	workers     int
+	perf        string
 }
 
 // result is the one JSON line a run prints.
@@ -86,6 +87,7 @@ func main() {
 	flag.IntVar(&c.port, "port", 0, "server: the port to listen on")
 	flag.IntVar(&c.publishers, "publishers", 4, "fanout: publishing connections")
 	flag.IntVar(&c.workers, "workers", 1, "fanout: the server's workers, over which publishers are spread evenly")
+	flag.StringVar(&c.perf, "perf", "", "fanout: perf events to count in the peer over the window (perf stat -e)")
 	flag.Parse()
 
 	if c.mode == "server" {

@@ -1,9 +1,11 @@
 // The broadcast server of bench/topics_workers_native.ts, shaped as
 // examples/chat_workers.ts is: W workers, each `serve()`-ing the same port
 // with `reusePort` (needs `--unstable-net`), their hubs joined by a
-// `BroadcastChannelBus`. Prints {"port", "pid", "tids"} once every worker
-// listens (tids: each worker's thread, in order, for per-thread CPU from
-// /proc/<pid>/task/<tid>/stat); exits when stdin ends.
+// `BroadcastChannelBus`. Prints {"port", "pid", "tids", "origins"} once
+// every worker listens (tids: each worker's thread, in order, for
+// per-thread CPU from /proc/<pid>/task/<tid>/stat; origins: each worker's
+// `performance.timeOrigin`, to place --trace-gc lines in time); exits when
+// stdin ends.
 //
 //   deno run -A --unstable-net bench/servers/topics_workers.ts [--workers 2]
 //
@@ -126,9 +128,10 @@ function work(init: WorkerInit): void {
         ? stats(init)
         : new Response("Not Found\n", { status: 404 }),
     onListen: () =>
-      scope.postMessage(
-        Number(Deno.readLinkSync("/proc/thread-self").split("/").at(-1)),
-      ),
+      scope.postMessage({
+        tid: Number(Deno.readLinkSync("/proc/thread-self").split("/").at(-1)),
+        origin: performance.timeOrigin,
+      }),
   }, (conn) => {
     const handler = new URL(conn.url).pathname === "/pub"
       ? publisher
@@ -151,13 +154,15 @@ async function main(): Promise<void> {
     reusePort: true,
   });
   const counters = new SharedArrayBuffer(workers * FIELDS.length * 4);
-  const tids = await Promise.all(
+  const started = await Promise.all(
     Array.from({ length: workers }, (_, index) => {
       const worker = new Worker(import.meta.url, {
         type: "module",
         name: `w${index + 1}`,
       });
-      const { promise, resolve, reject } = Promise.withResolvers<number>();
+      const { promise, resolve, reject } = Promise.withResolvers<
+        { tid: number; origin: number }
+      >();
       worker.onmessage = (event) => resolve(event.data);
       worker.onerror = (event) => {
         event.preventDefault();
@@ -175,7 +180,12 @@ async function main(): Promise<void> {
     }),
   );
   probe.close();
-  console.log(JSON.stringify({ port: probe.addr.port, pid: Deno.pid, tids }));
+  console.log(JSON.stringify({
+    port: probe.addr.port,
+    pid: Deno.pid,
+    tids: started.map((w) => w.tid),
+    origins: started.map((w) => w.origin),
+  }));
   await exitOnStdinEnd();
 }
 
