@@ -5,10 +5,14 @@
 // `clienthandshake` profiles `dial()` + `close()`, 16 at a time
 // (bench/clients/ours_native.ts in its handshake mode), against Deno's
 // built-in server (bench/servers/builtin.ts), so that the peer is none of
-// our code. Each .cpuprofile (V8's JSON: nodes, samples, timeDeltas) is
+// our code. `upgrade` profiles the server's opening handshake alone, in
+// this process over in-memory transports (no socket, no kernel: only our
+// code and the runtime's), 16 at a time, and prints its CPU time per
+// handshake. Each .cpuprofile (V8's JSON: nodes, samples, timeDeltas) is
 // aggregated here into self and total time per function and per file.
 //
-//   deno run -A bench/profile.ts [server|client|handshake|clienthandshake ...]
+//   deno run -A bench/profile.ts
+//       [server|client|handshake|clienthandshake|upgrade ...]
 //       [--seconds 5] [--conns 16] [--size 16] [--top 30] [--dir <dir>]
 //       [--nodelay]
 //   deno run -A bench/profile.ts --summarize <file.cpuprofile> [--top 30]
@@ -19,6 +23,11 @@
 import type { LoadConfig } from "./load.ts";
 import type { ClientConfig } from "./clients/_config.ts";
 import type { NativeClientConfig } from "./clients/_modes.ts";
+import process from "node:process";
+import { handshake } from "../server/_handshake.ts";
+import { handshakeSettings } from "../server/_options.ts";
+import { Deadline } from "../_util/deadline.ts";
+import { memoryPair } from "../tests/_util.ts";
 
 interface CallFrame {
   functionName: string;
@@ -287,7 +296,69 @@ async function profileClient(
   }`;
 }
 
-if (import.meta.main) {
+// The server's handshake over in-memory transports, 16 at a time, until
+// `seconds` have passed: each client writes the request a browser would,
+// the server answers, the client reads the 101 and the connection is
+// dropped. Returns the CPU time per handshake, in microseconds.
+async function upgradeLoop(): Promise<string> {
+  const settings = handshakeSettings({});
+  const request = new TextEncoder().encode(
+    "GET /chat HTTP/1.1\r\nHost: 127.0.0.1:8080\r\nConnection: Upgrade\r\n" +
+      "Upgrade: websocket\r\nSec-WebSocket-Version: 13\r\n" +
+      "Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n\r\n",
+  );
+  const buffer = new Uint8Array(1024);
+  const one = async () => {
+    const [client, server] = memoryPair();
+    await client.write(request);
+    const timer = new Deadline(10_000, "Opening handshake");
+    const conn = await handshake(server, settings, timer);
+    await client.read(buffer);
+    conn.abort();
+    await conn.closed;
+  };
+  const run = async (ms: number) => {
+    let count = 0;
+    const end = performance.now() + ms;
+    await Promise.all(Array.from({ length: 16 }, async () => {
+      while (performance.now() < end) {
+        await one();
+        count++;
+      }
+    }));
+    return count;
+  };
+  await run(1000);
+  const before = process.cpuUsage();
+  const count = await run(seconds * 1000);
+  const { user, system } = process.cpuUsage(before);
+  return JSON.stringify({
+    "µs/handshake": (user + system) / count,
+    handshakes: count,
+  });
+}
+
+async function profileUpgrade(): Promise<string> {
+  const out = `${dir}/upgrade`;
+  const result = await run([
+    "run",
+    "-A",
+    "--cpu-prof",
+    `--cpu-prof-dir=${out}`,
+    script("profile.ts"),
+    "--upgrade-loop",
+    "--seconds",
+    String(seconds),
+  ]);
+  const path = await newestProfile(out);
+  return `our server's handshake in process, 16 at a time: ${result}\n${path}\n\n${
+    summarize(JSON.parse(await Deno.readTextFile(path)))
+  }`;
+}
+
+if (import.meta.main && Deno.args.includes("--upgrade-loop")) {
+  console.log(await upgradeLoop());
+} else if (import.meta.main) {
   const file = Deno.args.indexOf("--summarize");
   if (file >= 0) {
     const path = Deno.args[file + 1];
@@ -298,6 +369,7 @@ if (import.meta.main) {
       handshake: () => profileServer("handshake"),
       client: () => profileClient("echo"),
       clienthandshake: () => profileClient("handshake"),
+      upgrade: profileUpgrade,
     };
     const targets = Deno.args.filter((a) => a in runs);
     for (const target of targets.length > 0 ? targets : ["server", "client"]) {
