@@ -11,6 +11,8 @@ import { HandshakeError } from "../errors.ts";
 const HEAD_READ_SIZE = 4096;
 const POOL_LIMIT = 64;
 const pool: Uint8Array<ArrayBuffer>[] = [];
+// What follows most heads: nothing (a length-0 array nobody can write to).
+const NOTHING = new Uint8Array(0);
 
 /**
  * Reads an HTTP head from a transport, under a deadline or signal. A
@@ -51,9 +53,10 @@ export async function readHead(
     if (done) {
       // What followed the head is a view of the buffer: copied, so that
       // the buffer goes back to the pool and nothing pins it.
-      if (done.rest.length > 0) {
-        done = { head: done.head, rest: done.rest.slice() };
-      } else done = { head: done.head, rest: new Uint8Array(0) };
+      done = {
+        head: done.head,
+        rest: done.rest.length > 0 ? done.rest.slice() : NOTHING,
+      };
     }
     if (pool.length < POOL_LIMIT) pool.push(buffer);
     if (done) return done;

@@ -24,7 +24,7 @@ export function parseUrl(url: string | URL): URL {
       `Unsupported URL scheme ${parsed.protocol} (use ws: or wss:)`,
     );
   }
-  parsed.hash = "";
+  if (parsed.hash !== "") parsed.hash = "";
   return parsed;
 }
 
