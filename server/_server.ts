@@ -112,33 +112,67 @@ export class Server implements WebSocketServer {
   // Serves one socket; never rejects (an error escaping onError is kept for
   // `finished`).
   async #serveSocket(socket: Deno.Conn): Promise<void> {
+    let conn: Conn | undefined;
     try {
       noDelay(socket);
       const { maxConnections = Infinity } = this.#options;
       if (this.#handshakes.size + this.#registry.size >= maxConnections) {
         await respond(socket, serverBusy(), "GET").catch(() => {});
-        return;
+      } else {
+        conn = await this.#upgrade(socket);
       }
-      const conn = await this.#upgrade(socket);
-      if (conn === undefined) return;
-      this.#registry.add(conn);
+    } catch (error) {
+      this.#failure ??= { error };
+    }
+    if (conn === undefined) this.#served();
+    else this.#serveConn(conn);
+  }
+
+  // Runs the handler of an open connection. Not an async function: it waits
+  // as long as the connection lives, and a suspended async function holds
+  // its whole frame, where a reaction to the handler's promise holds two
+  // callbacks.
+  #serveConn(conn: Conn): void {
+    this.#registry.add(conn);
+    let handled: Promise<void>;
+    try {
+      if (this.#loop.stopping) conn.close(1001).catch(() => {});
+      handled = Promise.resolve(this.#handler(conn));
+    } catch (error) {
+      handled = Promise.reject(error);
+    }
+    handled.then(
+      () => this.#endConn(conn, undefined),
+      (error) => this.#endConn(conn, { error }),
+    );
+  }
+
+  // Closes a connection whose handler is done (1011 if it failed), waits
+  // for its end, and counts the socket served.
+  async #endConn(conn: Conn, failed: { error: unknown } | undefined) {
+    try {
       try {
-        if (this.#loop.stopping) conn.close(1001).catch(() => {});
-        await this.#handler(conn);
-        await conn.close(1000).catch(() => {});
-      } catch (error) {
-        // A peer that closed abnormally is the peer's business; anything
-        // else escaping the handler is a bug for the application to see.
-        if (!(error instanceof ConnectionClosedError)) this.#onError(error);
-        await conn.close(1011).catch(() => conn.abort());
+        if (failed === undefined) await conn.close(1000).catch(() => {});
+        else {
+          // A peer that closed abnormally is the peer's business; anything
+          // else escaping the handler is a bug for the application to see.
+          const { error } = failed;
+          if (!(error instanceof ConnectionClosedError)) this.#onError(error);
+          await conn.close(1011).catch(() => conn.abort());
+        }
       } finally {
         await conn.closed;
       }
     } catch (error) {
       this.#failure ??= { error };
     } finally {
-      if (--this.#active === 0) this.#drained?.resolve();
+      this.#served();
     }
+  }
+
+  // One socket less being served.
+  #served(): void {
+    if (--this.#active === 0) this.#drained?.resolve();
   }
 
   // The handshake, cancelled by shutdown(); undefined when it failed. Its

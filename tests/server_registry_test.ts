@@ -109,3 +109,28 @@ Deno.test("server.connections holds the open connections: sent to, closed by the
     await server.shutdown();
   }
 });
+
+Deno.test("server.connections lets go of a connection whose handler throws at once, closed with 1011 and reported", async () => {
+  const reported: unknown[] = [];
+  const server = serve(
+    {
+      ...quiet,
+      onError: (error) => reported.push(error),
+    },
+    (() => {
+      throw new Error("handler failed");
+    }) as unknown as (conn: Conn) => Promise<void>,
+  );
+  const client = await dial(`ws://127.0.0.1:${server.addr.port}/`);
+  try {
+    assert.equal((await client.closed).code, 1011);
+    await server.shutdown();
+    assert.equal(server.connections.size, 0);
+    assert.deepEqual(reported.map((error) => (error as Error).message), [
+      "handler failed",
+    ]);
+  } finally {
+    client.abort();
+    await server.shutdown();
+  }
+});
