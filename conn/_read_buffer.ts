@@ -2,7 +2,11 @@
 // sends little (an idle connection holds only this), doubling while reads
 // fill it, halving while they use less than a quarter of it.
 
-const MIN_READ_SIZE = 256;
+// Each connection's pending read holds a buffer of its own (reads that
+// complete in the same turn would overwrite a shared one), so the smallest
+// size is what every idle connection pays: enough for a control frame or
+// a short message, and a larger message doubles it at once.
+const MIN_READ_SIZE = 64;
 const MAX_READ_SIZE = 64 * 1024;
 // Reads smaller than this are copied out of the reusable buffer.
 const COPY_LIMIT = 16 * 1024;
