@@ -81,18 +81,23 @@ export interface KeepaliveTimes {
 /**
  * Pings every `interval` milliseconds and drops the connection when a pong
  * takes longer than `timeout`: it detects a peer that vanished without
- * closing TCP, or that stalls in the middle of a frame. One expiry on the
- * shared timer list of its duration, armed either for the next ping or for
- * the pong of the ping in flight.
+ * closing TCP, or that stalls in the middle of a frame. It is its own entry
+ * on the shared timer list of its duration (one platform timer for every
+ * connection), armed either for the next ping or for the pong of the ping
+ * in flight: no separate entry and no new callback per turn, as every idle
+ * connection holds one.
  */
-export class Keepalive {
+export class Keepalive extends Expiry {
   #target: Pingable;
   #machine: { readonly state: ProtocolState };
   // Numbers rather than the options object: one less object per connection.
   #interval: number;
   #timeout: number;
-  #expiry = new Expiry();
+  // Whether the timer is armed for a pong rather than for the next ping.
+  #awaitingPong = false;
   #stopped = false;
+  // What the timer list calls, made once (it clears `fire` as it calls).
+  #onTimer = (): void => this.#expired();
 
   /**
    * @param target The connection.
@@ -104,37 +109,40 @@ export class Keepalive {
     machine: { readonly state: ProtocolState },
     times: KeepaliveTimes,
   ) {
+    super();
     this.#target = target;
     this.#machine = machine;
     this.#interval = times.interval;
     this.#timeout = times.timeout;
-    this.#schedule();
+    this.#arm(false, this.#interval);
   }
 
   /** Clears the timer for good. */
   stop(): void {
     this.#stopped = true;
-    cancel(this.#expiry);
-    this.#expiry.fire = undefined;
+    cancel(this);
+    this.fire = undefined;
   }
 
-  #schedule(): void {
+  #arm(awaitingPong: boolean, ms: number): void {
     if (this.#stopped) return;
-    const expiry = this.#expiry;
-    expiry.fire = () => this.#ping();
-    schedule(expiry, this.#interval);
+    this.#awaitingPong = awaitingPong;
+    this.fire = this.#onTimer;
+    schedule(this, ms);
   }
 
-  #ping(): void {
+  #expired(): void {
+    if (this.#awaitingPong) {
+      this.#target.abort(timeoutError("Keepalive ping"));
+      return;
+    }
     // Closing (or failing): no pong would be read.
     if (this.#stopped || this.#machine.state !== "open") return;
     const pong = this.#target.ping();
-    const expiry = this.#expiry;
-    expiry.fire = () => this.#target.abort(timeoutError("Keepalive ping"));
-    schedule(expiry, this.#timeout);
+    this.#arm(true, this.#timeout);
     pong.then(() => {
-      cancel(expiry);
-      this.#schedule();
+      cancel(this);
+      this.#arm(false, this.#interval);
     }, () => {});
   }
 }

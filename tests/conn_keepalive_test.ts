@@ -76,3 +76,22 @@ Deno.test("Keepalive sends no ping once the machine is closing, and stop() clear
   quiet.stop();
   marker.stop(); // the sanitizer would report a timer left behind
 });
+
+Deno.test("Keepalive is its own entry on the timer list, with one callback for every turn", async () => {
+  const conn = new FakeConn();
+  const keepalive = new Keepalive(conn, conn, { interval: 3, timeout: 50 });
+  assert.ok(keepalive.list !== undefined, "armed for the first ping");
+  const fire = keepalive.fire;
+  assert.equal(typeof fire, "function");
+  await conn.pinged.promise;
+  // Armed again, for the pong, with the same callback.
+  assert.ok(keepalive.list !== undefined);
+  assert.equal(keepalive.fire, fire);
+  conn.pinged = Promise.withResolvers();
+  conn.pings[0].resolve(1);
+  await conn.pinged.promise; // the next ping, after the pong
+  assert.equal(keepalive.fire, fire);
+  keepalive.stop();
+  assert.equal(keepalive.list, undefined);
+  assert.equal(keepalive.fire, undefined);
+});
