@@ -18,7 +18,8 @@
 //               0, generator on core 1; overlap: server on cores 0-1,
 //               generator on core 1 (GOMAXPROCS=1 when pinned)
 // --trace-gc    runs the server with --v8-flags=--trace-gc and reports the
-//               pauses per delivery
+//               workers' GC pauses within the window (their share of the
+//               workers' time, and per delivery)
 // --perf        counts the server's socket writes (sendto) and context
 //               switches over the window with `perf stat`
 // --quiet       before each run, waits (up to a minute) until the rest of
@@ -34,6 +35,15 @@
 // `apt-get install golang-go golang-github-gorilla-websocket-dev`.
 
 import { machineBusyTicks, sleep, TICKS_PER_SECOND } from "./_wire.ts";
+import {
+  describe,
+  type Detail,
+  type GcPauses,
+  type Layout,
+  type Run,
+  type Settings,
+  table,
+} from "./_topics_workers_report.ts";
 
 function option(name: string, fallback: string): string {
   const i = Deno.args.indexOf(`--${name}`);
@@ -51,17 +61,16 @@ const TRACE_GC = Deno.args.includes("--trace-gc");
 const JSON_PATH = option("json", "");
 const PERF = Deno.args.includes("--perf");
 const QUIET = Number(option("quiet", "0.3"));
+const SETTINGS: Settings = {
+  repeats: REPEATS,
+  duration: DURATION,
+  subscribers: SUBSCRIBERS,
+};
 const PERF_EVENTS = [
   "syscalls:sys_enter_sendto",
   "syscalls:sys_enter_recvfrom",
   "context-switches",
 ];
-
-interface Layout {
-  title: string;
-  server?: string;
-  generator?: string;
-}
 
 const LAYOUTS: Record<string, Layout> = {
   free: { title: "not pinned: both processes on both cores" },
@@ -177,42 +186,6 @@ async function startServer(layout: Layout, workers: number): Promise<Server> {
   };
 }
 
-interface Detail {
-  lost: number;
-  reordered: number;
-  incomplete: number;
-  badFrames: number;
-  reads: number;
-  sent: number;
-  subscribers: Record<string, number>;
-  publishers: Record<string, number>;
-  threads: Record<string, number>;
-  /** The measured window, in milliseconds since the epoch. */
-  window: [number, number];
-  perf?: Record<string, number>;
-  server: { workers: Record<string, number>[] } | string;
-}
-
-/** The workers' GC pauses in the measured window, from --trace-gc. */
-interface GcPauses {
-  count: number;
-  pauseMs: number;
-}
-
-interface Run {
-  layout: string;
-  workers: number;
-  repeat: number;
-  rate: number;
-  cpu: { driver: number; server: number; other: number };
-  detail: Detail;
-  /** Per worker thread, in order. */
-  workerThreads: number[];
-  /** V8's helper threads (concurrent and parallel GC, compilers). */
-  helpers: number;
-  gc?: GcPauses;
-}
-
 async function runOnce(
   generator: string,
   name: string,
@@ -289,138 +262,6 @@ function gcPauses(
   return { count, pauseMs };
 }
 
-function median(values: number[]): number {
-  const sorted = [...values].sort((a, b) => a - b);
-  const mid = sorted.length >> 1;
-  return sorted.length % 2 ? sorted[mid] : (sorted[mid - 1] + sorted[mid]) / 2;
-}
-
-function spread(values: number[], digits = 2, scale = 1): string {
-  const f = (v: number) => (v * scale).toFixed(digits);
-  const med = f(median(values));
-  return values.length === 1
-    ? med
-    : `${med} (${f(Math.min(...values))}–${f(Math.max(...values))})`;
-}
-
-function faults(run: Run): number {
-  const workers = typeof run.detail.server === "string"
-    ? []
-    : run.detail.server.workers;
-  const count = (field: string) =>
-    workers.reduce((n, w) => n + (w[field] ?? 0), 0);
-  return run.detail.lost + run.detail.reordered + run.detail.incomplete +
-    run.detail.badFrames + count("skipped") + count("busMissed") +
-    count("busStale");
-}
-
-/** Deliveries per socket write of the server, with --perf. */
-function perWrite(run: Run): number | undefined {
-  const writes = run.detail.perf?.["syscalls:sys_enter_sendto"];
-  return writes ? run.rate * DURATION / 1000 / writes : undefined;
-}
-
-function describe(run: Run): string {
-  const d = run.detail;
-  const writes = perWrite(run);
-  const perf = writes === undefined
-    ? ""
-    : `; ${writes.toFixed(1)} deliveries per server write, ${
-      (d.perf!["context-switches"] / (DURATION / 1000)).toFixed(0)
-    } server context switches/s`;
-  const perWorker = (r: Record<string, number>) =>
-    Object.keys(r).sort().map((k) => `${k} ${r[k]}`).join(", ");
-  const gc = run.gc
-    ? `; GC in the window: ${run.gc.count} pauses, ${
-      run.gc.pauseMs.toFixed(0)
-    } ms (${
-      (run.gc.pauseMs / DURATION / run.workers * 100).toFixed(0)
-    }% of the workers' time), ${
-      (run.gc.pauseMs * 1000 / (run.rate * DURATION / 1000)).toFixed(3)
-    } µs per delivery`
-    : "";
-  return `[${run.layout} ${run.repeat}/${REPEATS}] ${run.workers} worker(s): ${
-    (run.rate / 1e3).toFixed(0)
-  }k deliveries/s; cpu server ${run.cpu.server.toFixed(2)} (workers ${
-    run.workerThreads.map((v) => v.toFixed(2)).join(" + ")
-  }, V8 helpers ${run.helpers.toFixed(2)}), generator ${
-    run.cpu.driver.toFixed(2)
-  }, other ${run.cpu.other.toFixed(2)}; ${
-    (d.sent * SUBSCRIBERS / d.reads).toFixed(1)
-  } deliveries per read; subscribers ${perWorker(d.subscribers)}; publishers ${
-    perWorker(d.publishers)
-  }; lost ${d.lost}, reordered ${d.reordered}, incomplete ${d.incomplete}, all faults ${
-    faults(run)
-  }${gc}${perf}`;
-}
-
-// Which side set the pace: worker threads that used 85% of a core each,
-// a generator that used 85% of the one core it was pinned to, or a machine
-// whose two cores were 90% busy.
-function saturated(runs: Run[], layout: Layout): string {
-  const labels = [];
-  if (median(runs.map((r) => Math.min(...r.workerThreads))) >= 0.85) {
-    labels.push("worker threads");
-  }
-  if (layout.generator && median(runs.map((r) => r.cpu.driver)) >= 0.85) {
-    labels.push("generator");
-  }
-  if (layout.server === "0" && median(runs.map((r) => r.cpu.server)) >= 0.85) {
-    labels.push("server's core");
-  }
-  const busy = median(
-    runs.map((r) => r.cpu.driver + r.cpu.server + r.cpu.other),
-  );
-  if (busy >= 1.8) labels.push(`machine (${(busy * 50).toFixed(0)}% busy)`);
-  return labels.length ? labels.join(", ") : "none";
-}
-
-function table(name: string, runs: Run[]): string[] {
-  const lines = [
-    `${LAYOUTS[name].title} (${name}):`,
-    "",
-    "| workers | deliveries/s | server CPU | worker threads | V8 helpers | generator CPU | other load | server µs/delivery | generator µs/delivery | deliveries per server write | faults | saturated |",
-    "| ---: | ---: | ---: | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | --- |",
-  ];
-  for (const workers of [1, 2]) {
-    const mine = runs.filter((r) => r.workers === workers);
-    if (mine.length === 0) continue;
-    const threads = Array.from(
-      { length: workers },
-      (_, i) => median(mine.map((r) => r.workerThreads[i])).toFixed(2),
-    ).join(" + ");
-    lines.push(
-      `| ${workers} | ${spread(mine.map((r) => r.rate), 0)} | ${
-        spread(mine.map((r) => r.cpu.server))
-      } | ${threads} | ${spread(mine.map((r) => r.helpers))} | ${
-        spread(mine.map((r) => r.cpu.driver))
-      } | ${spread(mine.map((r) => r.cpu.other))} | ${
-        spread(mine.map((r) => r.cpu.server / r.rate), 2, 1e6)
-      } | ${spread(mine.map((r) => r.cpu.driver / r.rate), 2, 1e6)} | ${
-        mine.every((r) => perWrite(r) !== undefined)
-          ? spread(mine.map((r) => perWrite(r)!), 1)
-          : "—"
-      } | ${mine.reduce((n, r) => n + faults(r), 0)} | ${
-        saturated(mine, LAYOUTS[name])
-      } |`,
-    );
-  }
-  const pairs = runs.filter((r) => r.workers === 2).flatMap((two) => {
-    const one = runs.find((r) => r.workers === 1 && r.repeat === two.repeat);
-    return one ? [two.rate / one.rate] : [];
-  });
-  if (pairs.length > 0) {
-    const one = median(runs.filter((r) => r.workers === 1).map((r) => r.rate));
-    const two = median(runs.filter((r) => r.workers === 2).map((r) => r.rate));
-    lines.push(
-      "",
-      `Ratio 2 workers / 1: ${(two / one).toFixed(2)}x of the medians; ` +
-        `per repeat ${spread(pairs)}x.`,
-    );
-  }
-  return lines;
-}
-
 // Waits until the rest of the machine is under QUIET cores over a second,
 // for at most a minute; says so when it never was.
 async function quiet(): Promise<void> {
@@ -450,7 +291,7 @@ try {
         try {
           const run = await runOnce(generator, name, workers, repeat);
           runs.push(run);
-          console.error(describe(run));
+          console.error(describe(run, SETTINGS));
         } catch (error) {
           console.error(
             `[${name} ${repeat}/${REPEATS}] ${workers} worker(s) failed: ${error}`,
@@ -465,7 +306,7 @@ try {
 const report: string[] = [];
 for (const name of layouts) {
   const mine = runs.filter((r) => r.layout === name);
-  if (mine.length > 0) report.push(...table(name, mine), "");
+  if (mine.length > 0) report.push(...table(LAYOUTS[name], mine, SETTINGS), "");
 }
 report.push(
   "CPU figures are shares of one core over the measured window, medians" +
