@@ -96,8 +96,9 @@ export class Keepalive extends Expiry {
   // Whether the timer is armed for a pong rather than for the next ping.
   #awaitingPong = false;
   #stopped = false;
-  // What the timer list calls, made once (it clears `fire` as it calls).
-  #onTimer = (): void => this.#expired();
+  // What the timer list calls, made once (it clears `fire` as it calls):
+  // a bound method, which holds no context object as an arrow would.
+  #onTimer: () => void = this.#expired.bind(this);
 
   /**
    * @param target The connection.

@@ -19,6 +19,9 @@ export class Reader {
   #inbox: Inbox;
   #ending: Ending;
   #owner: ReaderOwner;
+  // The retry after a wait, made once: an idle connection's reader waits
+  // for as long as it is idle, and a closure per wait would hold a context.
+  #again: () => Promise<IteratorResult<Message>> = this.next.bind(this, false);
 
   /**
    * @param inbox Where the messages wait.
@@ -49,7 +52,7 @@ export class Reader {
       return Promise.resolve({ value: inbox.shift(), done: false });
     }
     if (this.#ending.done) return this.end();
-    return inbox.waitForMessage().then(() => this.next());
+    return inbox.waitForMessage().then(this.#again);
   }
 
   /** The end of the messages, once the connection has ended. */
