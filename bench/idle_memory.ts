@@ -9,7 +9,9 @@
 //   garbage collected on purpose);
 // - heap: the same load, the process under test preloaded with
 //   bench/_heap_probe.ts and sampled after a full collection before and
-//   while the N connections idle: JS heap bytes (and RSS) per connection.
+//   while the N connections idle: JS heap bytes per connection. (The RSS
+//   around a forced collection says little: the collection before shrinks
+//   the heap the connections then grow again.)
 //
 //   deno run -A bench/idle_memory.ts [--conns <n>] [--repeats <n>]
 //                                    [--only rss|heap] [--sides a,b,...]
@@ -138,7 +140,6 @@ function perConn(before: Probe, after: Probe) {
   return {
     heap: (after.heapUsed - before.heapUsed) / CONNS,
     external: (after.external - before.external) / CONNS,
-    rssKiB: (after.rss - before.rss) / CONNS / 1024,
   };
 }
 
@@ -240,19 +241,17 @@ for (const side of SIDES) {
   const run = side in SERVERS ? serverRun : clientRun;
   const rss: number[] = [];
   const heap: number[] = [];
-  const heapRss: number[] = [];
   for (let r = 0; r < REPEATS; r++) {
     if (ONLY !== "heap") rss.push((await run(generator, side, false)).rss);
     if (ONLY !== "rss") {
       const { probe } = await run(generator, side, true);
       const figures = perConn(...probe!);
       heap.push(figures.heap);
-      heapRss.push(figures.rssKiB);
     }
     console.error(
       `${side} #${r + 1}: RSS ${rss.at(-1)?.toFixed(1)} KiB/conn; heap ${
         heap.at(-1)?.toFixed(0)
-      } B/conn, RSS after gc ${heapRss.at(-1)?.toFixed(1)} KiB/conn`,
+      } B/conn`,
     );
   }
   const fmt = (values: number[], digits: number) =>
@@ -262,14 +261,14 @@ for (const side of SIDES) {
         Math.min(...values).toFixed(digits)
       }–${Math.max(...values).toFixed(digits)})`;
   rows.push(
-    `| ${side} | ${fmt(rss, 1)} | ${fmt(heap, 0)} | ${fmt(heapRss, 1)} |`,
+    `| ${side} | ${fmt(rss, 1)} | ${fmt(heap, 0)} |`,
   );
 }
 console.log(
   `${CONNS} idle connections, one 16 B message each; medians (min–max) of ${REPEATS}\n`,
 );
 console.log(
-  "| side | RSS KiB/conn (no gc) | JS heap B/conn (after gc) | RSS KiB/conn (after gc) |",
+  "| side | RSS KiB/conn (no gc) | JS heap B/conn (after gc) |",
 );
-console.log("| --- | ---: | ---: | ---: |");
+console.log("| --- | ---: | ---: |");
 for (const row of rows) console.log(row);
