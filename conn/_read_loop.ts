@@ -65,6 +65,8 @@ export class ReadLoop {
     const machine = this.#parts.machine;
     const inbox = this.#parts.inbox;
     const wake = this.#parts.wake;
+    // Whether the peer's FIN has been read.
+    let eof = false;
     try {
       const reads = new ReadBuffer();
       while (!this.#stopped) {
@@ -90,6 +92,7 @@ export class ReadLoop {
         const n = await this.#read(target ?? reads.buffer);
         if (this.#stopped) return;
         if (n === null) {
+          eof = true;
           machine.receiveEof();
           this.#dispatch();
           // A half close (draft 75's close) still lets us answer first.
@@ -102,7 +105,7 @@ export class ReadLoop {
         if (target) machine.receiveInto!(n);
         else machine.receive(reads.take(n));
       }
-      await this.#closeTransport();
+      await this.#closeTransport(eof);
     } catch (error) {
       if (!this.#stopped) this.#parts.owner.abort(error);
     }
@@ -149,23 +152,29 @@ export class ReadLoop {
     return timeout > 0 ? withTimeout(read, timeout, "Read") : read;
   }
 
-  // After the machine is closed: write what is left, send FIN where it is
-  // ours to close first (the server, or anyone failing the connection),
-  // then wait a bounded time for the peer's FIN before closing.
-  async #closeTransport(): Promise<void> {
+  // After the machine is closed: write what is left, then close. Where it
+  // is ours to close first (the server, or anyone failing the connection)
+  // and the peer may still be sending, send FIN and wait a bounded time for
+  // the peer's, so that our close frame is read before the socket goes; a
+  // clean closing handshake (both close frames) leaves nothing to wait for,
+  // nor does a peer that already sent its FIN.
+  async #closeTransport(eof: boolean): Promise<void> {
     if (this.#stopped) return;
-    this.#parts.closing.start();
+    const { closing, machine, writer } = this.#parts;
+    closing.start();
     try {
-      await this.#parts.writer.settled();
-      // Who sends FIN first is the protocol's close rule.
-      if (this.#parts.machine.closesTransportFirst) {
-        await this.#parts.closing.sendFin();
-      }
-      while (!this.#stopped) {
-        const n = await this.#read(DISCARD);
-        if (n === null) {
-          this.#parts.machine.receiveEof();
-          break;
+      await writer.settled();
+      const clean = machine.closeReceived !== undefined &&
+        machine.error === undefined && !machine.closesByHalfClose;
+      if (!eof && !(clean && machine.closesTransportFirst)) {
+        // Who sends FIN first is the protocol's close rule.
+        if (machine.closesTransportFirst) await closing.sendFin();
+        while (!this.#stopped) {
+          const n = await this.#read(DISCARD);
+          if (n === null) {
+            machine.receiveEof();
+            break;
+          }
         }
       }
     } catch {

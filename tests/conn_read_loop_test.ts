@@ -110,12 +110,14 @@ Deno.test("ReadLoop hands messages to the inbox and pongs to the pings, and writ
   await inbox.waitForMessage();
   assert.equal(inbox.shift(), "hello");
   assert.ok(await pong >= 0);
-  // The peer closes: the echo goes once the inbox is drained, then FIN.
+  // The peer closes: the echo goes once the inbox is drained, then the
+  // server closes the transport, with no half-close first: both close
+  // frames are through.
   transport.feed(frame("client", Opcode.Close, closePayload(1000)));
-  transport.feed(null);
   await run;
   assert.equal(machine.state, "closed");
-  assert.equal(transport.fins, 1, "the server sends FIN first");
+  assert.equal(transport.fins, 0);
+  assert.equal(transport.closed, true, "the server closes first");
   const out = transport.written.flatMap((b) => [...b]);
   assert.deepEqual(out.slice(0, 3), [0x8a, 1, 6], "the pong");
   assert.equal(out[3], 0x88, "then the close echo");
@@ -153,4 +155,6 @@ Deno.test("ReadLoop finishes at the peer's FIN without a closing handshake", asy
   await run;
   assert.equal(machine.state, "closed");
   assert.equal(machine.closeReceived, undefined);
+  assert.equal(transport.fins, 0, "the peer's FIN came first: close is enough");
+  assert.equal(transport.closed, true);
 });

@@ -809,15 +809,29 @@ Deno.test("Conn on the server side closes the transport first", async () => {
   const { conn, peer, frames } = withPeer("server");
   await writeAll(peer, frame("client", Opcode.Close, closePayload(1000, "x")));
   assert.deepEqual(await frames.expectClose(), { code: 1000, reason: "x" });
-  // The server sends its FIN without waiting for the client's.
+  // Both close frames are through: the server closes without waiting for
+  // the client's FIN.
   assert.equal(await frames.next(), null);
-  assert.equal(await isPending(conn.closed), true);
-  await peer.closeWrite();
+  assert.equal(await isPending(conn.closed), false);
   assert.deepEqual(await conn.closed, {
     code: 1000,
     reason: "x",
     wasClean: true,
   });
+  peer.close();
+});
+
+Deno.test("Conn failing the connection sends FIN and waits for the peer's before closing", async () => {
+  const { conn, peer, frames } = withPeer("server");
+  // An unmasked frame from a client: the server fails with 1002; the peer
+  // may still be sending, so the server half-closes and reads until EOF,
+  // for its close frame to be read before the socket goes.
+  await writeAll(peer, frame("server", Opcode.Text, "unmasked"));
+  assert.equal((await frames.expectClose()).code, 1002);
+  assert.equal(await frames.next(), null, "FIN");
+  assert.equal(await isPending(conn.closed), true);
+  await peer.closeWrite();
+  assert.equal((await conn.closed).wasClean, false);
   peer.close();
 });
 
