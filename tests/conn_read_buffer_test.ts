@@ -4,7 +4,7 @@ import { ReadBuffer } from "../conn/_read_buffer.ts";
 Deno.test("ReadBuffer copies small reads out and keeps its buffer", () => {
   const reads = new ReadBuffer();
   const buffer = reads.buffer;
-  assert.equal(buffer.length, 64);
+  assert.equal(buffer.length, 256);
   buffer.set([1, 2, 3]);
   const bytes = reads.take(3);
   assert.deepEqual(bytes, new Uint8Array([1, 2, 3]));
@@ -15,15 +15,13 @@ Deno.test("ReadBuffer copies small reads out and keeps its buffer", () => {
 Deno.test("ReadBuffer doubles while reads fill it, up to 64 KiB, handing the full ones over", () => {
   const reads = new ReadBuffer();
   const sizes = [];
-  for (let i = 0; i < 12; i++) {
+  for (let i = 0; i < 10; i++) {
     const buffer = reads.buffer;
     const bytes = reads.take(buffer.length);
     assert.equal(bytes.buffer, buffer.buffer, "no copy of a full read");
     sizes.push(reads.buffer.length);
   }
   assert.deepEqual(sizes, [
-    128,
-    256,
     512,
     1024,
     2048,
@@ -37,29 +35,18 @@ Deno.test("ReadBuffer doubles while reads fill it, up to 64 KiB, handing the ful
   ]);
 });
 
-Deno.test("ReadBuffer halves while reads use under a quarter of it, down to 64 bytes", () => {
+Deno.test("ReadBuffer halves while reads use under a quarter of it, down to 256 bytes", () => {
   const reads = new ReadBuffer();
   while (reads.buffer.length < 65536) reads.take(reads.buffer.length);
   const sizes = [];
-  while (reads.buffer.length > 64) {
+  while (reads.buffer.length > 256) {
     reads.take(10);
     sizes.push(reads.buffer.length);
   }
-  assert.deepEqual(sizes, [
-    32768,
-    16384,
-    8192,
-    4096,
-    2048,
-    1024,
-    512,
-    256,
-    128,
-    64,
-  ]);
+  assert.deepEqual(sizes, [32768, 16384, 8192, 4096, 2048, 1024, 512, 256]);
   const kept = reads.buffer;
   reads.take(10);
-  assert.equal(reads.buffer, kept, "no smaller than 64 bytes");
+  assert.equal(reads.buffer, kept, "no smaller than 256 bytes");
 });
 
 Deno.test("ReadBuffer hands over a large read that does not resize it", () => {
