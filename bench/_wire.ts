@@ -329,3 +329,37 @@ export async function exitOnStdinEnd(): Promise<void> {
   }
   Deno.exit(0);
 }
+
+/**
+ * Builds bench/loadgen (the Go load generator) into `dir`, offline, against
+ * the Debian-packaged gorilla/websocket (GOPATH mode) or a GOPATH that holds
+ * it; returns the binary's path.
+ */
+export async function buildGenerator(dir: string): Promise<string> {
+  const out = `${dir}/loadgen`;
+  const env: Record<string, string> = { GO111MODULE: "off" };
+  if (!Deno.env.get("GOPATH")) env.GOPATH = "/usr/share/gocode";
+  if (!Deno.env.get("HOME") && !Deno.env.get("GOCACHE")) {
+    env.GOCACHE = `${dir}/gocache`;
+  }
+  let output: Deno.CommandOutput;
+  try {
+    output = await new Deno.Command("go", {
+      args: ["build", "-o", out, "./bench/loadgen"],
+      cwd: new URL("..", import.meta.url).pathname,
+      env,
+      stdout: "piped",
+      stderr: "piped",
+    }).output();
+  } catch {
+    throw new Error(
+      "Cannot run go: install golang-go and golang-github-gorilla-websocket-dev",
+    );
+  }
+  if (!output.success) {
+    throw new Error(
+      `Cannot build bench/loadgen: ${new TextDecoder().decode(output.stderr)}`,
+    );
+  }
+  return out;
+}

@@ -19,7 +19,7 @@
 // Sides: ours, builtin, floor (server role); dial, websocket, cfloor
 // (client role). Needs Go and gorilla/websocket, as bench/native.ts does.
 
-import type { RunResult } from "./_wire.ts";
+import { buildGenerator, type RunResult } from "./_wire.ts";
 
 const root = new URL("..", import.meta.url).pathname;
 const args = Deno.args;
@@ -60,21 +60,6 @@ function spawn(core: string, program: string, rest: string[]) {
     stderr: "piped",
     env: { GOMAXPROCS: "1", PROBE_CONNS: String(CONNS) },
   }).spawn();
-}
-
-async function buildGenerator(): Promise<string> {
-  const dir = await Deno.makeTempDir({ prefix: "ws-idle-" });
-  const out = `${dir}/loadgen`;
-  const built = await new Deno.Command("go", {
-    args: ["build", "-o", out, "./bench/loadgen"],
-    cwd: root,
-    env: {
-      GO111MODULE: "off",
-      GOPATH: Deno.env.get("GOPATH") ?? "/usr/share/gocode",
-    },
-  }).output();
-  if (!built.success) throw new Error(new TextDecoder().decode(built.stderr));
-  return out;
 }
 
 // A process whose first stdout line is {"port": n}; its stderr is kept
@@ -235,7 +220,9 @@ const median = (values: number[]) => {
   return sorted.length % 2 ? sorted[mid] : (sorted[mid - 1] + sorted[mid]) / 2;
 };
 
-const generator = await buildGenerator();
+const generator = await buildGenerator(
+  await Deno.makeTempDir({ prefix: "ws-idle-" }),
+);
 const rows: string[] = [];
 for (const side of SIDES) {
   const run = side in SERVERS ? serverRun : clientRun;

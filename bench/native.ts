@@ -39,7 +39,7 @@
 // Needs Go and gorilla/websocket; on Debian or Ubuntu:
 // `apt-get install golang-go golang-github-gorilla-websocket-dev`.
 
-import type { CpuShare, RunResult } from "./_wire.ts";
+import { buildGenerator, type CpuShare, type RunResult } from "./_wire.ts";
 import type { NativeClientConfig } from "./clients/_modes.ts";
 
 /** A side of a comparison: a server, or a client, under test. */
@@ -297,38 +297,6 @@ async function succeeds(command: string, args: string[]): Promise<boolean> {
   } catch {
     return false;
   }
-}
-
-// Builds bench/loadgen offline against the Debian-packaged gorilla/websocket
-// (GOPATH mode), or against a GOPATH that holds it.
-async function buildGenerator(dir: string): Promise<string> {
-  const out = `${dir}/loadgen`;
-  const debian = "/usr/share/gocode";
-  const env: Record<string, string> = { GO111MODULE: "off" };
-  if (!Deno.env.get("GOPATH")) env.GOPATH = debian;
-  if (!Deno.env.get("HOME") && !Deno.env.get("GOCACHE")) {
-    env.GOCACHE = `${dir}/gocache`;
-  }
-  let output: Deno.CommandOutput;
-  try {
-    output = await new Deno.Command("go", {
-      args: ["build", "-o", out, "./bench/loadgen"],
-      cwd: root,
-      env,
-      stdout: "piped",
-      stderr: "piped",
-    }).output();
-  } catch {
-    throw new Error(
-      "Cannot run go: install golang-go and golang-github-gorilla-websocket-dev",
-    );
-  }
-  if (!output.success) {
-    throw new Error(
-      `Cannot build bench/loadgen: ${new TextDecoder().decode(output.stderr)}`,
-    );
-  }
-  return out;
 }
 
 // Children start through sh so that their descriptor limit can be raised,

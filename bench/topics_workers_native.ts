@@ -34,7 +34,12 @@
 // Needs Go and gorilla/websocket; on Debian or Ubuntu:
 // `apt-get install golang-go golang-github-gorilla-websocket-dev`.
 
-import { machineBusyTicks, sleep, TICKS_PER_SECOND } from "./_wire.ts";
+import {
+  buildGenerator,
+  machineBusyTicks,
+  sleep,
+  TICKS_PER_SECOND,
+} from "./_wire.ts";
 import {
   describe,
   type Detail,
@@ -92,27 +97,6 @@ for (const name of layouts) {
 
 const root = new URL("..", import.meta.url).pathname;
 const decoder = new TextDecoder();
-
-// Builds bench/loadgen offline against the Debian-packaged gorilla/websocket
-// (GOPATH mode), as bench/native.ts does.
-async function buildGenerator(dir: string): Promise<string> {
-  const env: Record<string, string> = { GO111MODULE: "off" };
-  if (!Deno.env.get("GOPATH")) env.GOPATH = "/usr/share/gocode";
-  if (!Deno.env.get("HOME") && !Deno.env.get("GOCACHE")) {
-    env.GOCACHE = `${dir}/gocache`;
-  }
-  const output = await new Deno.Command("go", {
-    args: ["build", "-o", `${dir}/loadgen`, "./bench/loadgen"],
-    cwd: root,
-    env,
-  }).output();
-  if (!output.success) {
-    throw new Error(
-      `Cannot build bench/loadgen: ${decoder.decode(output.stderr)}`,
-    );
-  }
-  return `${dir}/loadgen`;
-}
 
 // Children start through sh to raise their descriptor limit, and through
 // taskset when pinned; both exec, so the pid is the child's.
