@@ -39,9 +39,10 @@ export interface FrameDecoderOptions {
 export const DEFAULT_MAX_FRAME_SIZE = 64 * 1024 * 1024;
 
 const EMPTY = new Uint8Array(0);
-// Used only within one synchronous call (a mask key turned to an offset):
-// per decoder, it would be memory held by every idle connection.
-const ROTATED_KEY = new Uint8Array(4);
+// The mask key of the frame being unmasked, written from the decoder's key
+// word for the length of one synchronous call: a buffer per decoder would
+// be memory held by every idle connection.
+const KEY = new Uint8Array(4);
 
 function frameOf(first: number, payload: Uint8Array): Frame {
   return {
@@ -52,6 +53,15 @@ function frameOf(first: number, payload: Uint8Array): Frame {
     opcode: first & 0x0f,
     payload,
   };
+}
+
+// Four key bytes from `at`, turned to start at key byte `from`, as one
+// number (the first byte highest).
+function keyWord(bytes: Uint8Array, at: number, from = 0): number {
+  return ((bytes[at + (from & 3)] << 24) |
+    (bytes[at + ((from + 1) & 3)] << 16) |
+    (bytes[at + ((from + 2) & 3)] << 8) |
+    bytes[at + ((from + 3) & 3)]) >>> 0;
 }
 
 /**
@@ -82,8 +92,9 @@ export class FrameDecoder {
   // The header being decoded, once complete; -1 length when none.
   #first = 0;
   #length = -1;
-  #maskKey: Uint8Array | undefined;
-  #keyBuffer: Uint8Array | undefined; // made for the first masked frame
+  // The frame's masking key, as its four bytes in one number.
+  #masked = false;
+  #maskWord = 0;
   #direct: Uint8Array | undefined;
   #directFilled = 0;
 
@@ -226,13 +237,11 @@ export class FrameDecoder {
     const length = this.#length;
     const n = Math.min(this.#queue.length, length);
     if (n <= 0 || this.#direct) return undefined;
-    const key = this.#maskKey;
+    const key = this.#key();
     const payload = this.#takePayload(n, key);
     if (key) {
       // The rest of the payload is masked from key byte n mod 4 on.
-      const rotated = ROTATED_KEY;
-      for (let i = 0; i < 4; i++) rotated[i] = key[(n + i) & 3];
-      key.set(rotated);
+      this.#maskWord = keyWord(key, 0, n & 3);
     }
     this.#length = length - n;
     return frameOf(this.#first, payload);
@@ -248,7 +257,7 @@ export class FrameDecoder {
   next(): Frame | undefined {
     if (this.#length < 0 && !this.#readHeader()) return undefined;
     const length = this.#length;
-    const key = this.#maskKey;
+    const key = this.#key();
     let payload: Uint8Array;
     if (this.#direct) {
       if (this.#directFilled < length) return undefined;
@@ -264,8 +273,19 @@ export class FrameDecoder {
       payload = this.#takePayload(length, key);
     }
     this.#length = -1;
-    this.#maskKey = undefined;
+    this.#masked = false;
     return frameOf(this.#first, payload);
+  }
+
+  // The frame's key as bytes, valid until the call that asked returns.
+  #key(): Uint8Array | undefined {
+    if (!this.#masked) return undefined;
+    const word = this.#maskWord;
+    KEY[0] = word >>> 24;
+    KEY[1] = (word >>> 16) & 0xff;
+    KEY[2] = (word >>> 8) & 0xff;
+    KEY[3] = word & 0xff;
+    return KEY;
   }
 
   // Takes n payload bytes, unmasked: a view into input we do not own is
@@ -306,15 +326,8 @@ export class FrameDecoder {
       );
     }
     if ((header[1] & 0x80) !== 0) {
-      const k = headerSize - 4;
-      // One key buffer, reused: a small allocation per frame costs more
-      // than decoding the frame.
-      const key = this.#keyBuffer ??= new Uint8Array(4);
-      key[0] = header[k];
-      key[1] = header[k + 1];
-      key[2] = header[k + 2];
-      key[3] = header[k + 3];
-      this.#maskKey = key;
+      this.#masked = true;
+      this.#maskWord = keyWord(header, headerSize - 4);
     }
     queue.skip(headerSize);
     this.#first = first;
