@@ -291,12 +291,11 @@ export class MessageReader {
     }
     if (!fin) return undefined;
     const text = this.#text;
-    this.#text = [];
+    const data = text.length === 1 ? text[0] : text.join("");
+    // The array is never handed out: emptied, it serves the next message.
+    text.length = 0;
     this.#decoding = undefined;
-    return {
-      type: "message",
-      data: text.length === 1 ? text[0] : text.join(""),
-    };
+    return { type: "message", data };
   }
 
   // A piece of a streamed message: handed out as it is, text validated
@@ -320,12 +319,14 @@ export class MessageReader {
   }
 
   #onBinary(payload: Uint8Array, fin: boolean): ProtocolEvent | undefined {
-    if (payload.length > 0) this.#parts.push(payload);
+    const parts = this.#parts;
+    if (payload.length > 0) parts.push(payload);
     if (!fin) return undefined;
-    const data = this.#parts.length === 0
+    const data = parts.length === 0
       ? new Uint8Array(0)
-      : concatBytes(this.#parts, this.#size);
-    this.#parts = [];
+      : concatBytes(parts, this.#size);
+    // The array is never handed out: emptied, it serves the next message.
+    parts.length = 0;
     return { type: "message", data };
   }
 }
