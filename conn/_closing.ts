@@ -11,7 +11,6 @@ import type { Inbox } from "./_inbox.ts";
 import type { Signal } from "./_signal.ts";
 import { timeoutError } from "./_timeouts.ts";
 import type { Transport } from "./_transport.ts";
-import { awaitTurn, type TurnWriter } from "./_write_turn.ts";
 import type { Writer } from "./_writer.ts";
 
 /** The connection a {@linkcode Closing} closes. */
@@ -43,9 +42,13 @@ export class Closing {
   #owner: ClosingOwner;
   #parts: ClosingParts;
   #timer: Expiry | undefined = undefined;
-  // The close echo's wait: the write turn (the application has gone quiet)
-  // once drained, a timeout while messages wait.
-  #echo: ReturnType<typeof setTimeout> | EchoTurn | undefined = undefined;
+  // The close echo's timer: an immediate (one macrotask) once drained,
+  // a timeout while messages wait.
+  #echo:
+    | ReturnType<typeof setTimeout>
+    | ReturnType<typeof setImmediate>
+    | undefined = undefined;
+  #echoImmediate = false;
   // Reschedules a held echo when the inbox empties; made on first use.
   #onEmptied: (() => void) | undefined = undefined;
   #finSent = false;
@@ -102,13 +105,11 @@ export class Closing {
   /**
    * Schedules the answer to the peer's close frame, or a failure's close
    * frame: once the application has been handed every message that came
-   * before it, and has gone quiet, so that its answers to those messages
-   * leave first. Quiet is the write turn's: no send and no message taken
-   * for a few microtasks (conn/_write_turn.ts), the point at which its
-   * answers would be written; the close frame is queued there, behind them.
-   * Not a timer, which would hold every closing handshake for a millisecond
-   * or more. A reader that does not drain them delays the answer at most a
-   * second.
+   * before it, and one more turn of the event loop, so that its answers to
+   * those messages leave first. That turn is a macrotask (setImmediate:
+   * every microtask and the I/O already due run first) rather than a timer,
+   * which would hold every closing handshake for a millisecond or more. A
+   * reader that does not drain them delays the answer at most a second.
    */
   scheduleEcho(): void {
     const machine = this.#parts.machine;
@@ -122,15 +123,11 @@ export class Closing {
     if (!drained) {
       inbox.onEmptied = this.#onEmptied ??= () => this.scheduleEcho();
     }
-    if (drained) {
-      const turn = this.#echo = new EchoTurn(inbox, () => this.#echoClose());
-      awaitTurn(turn);
-    } else {
-      this.#echo = setTimeout(
-        () => this.#echoClose(),
-        Math.min(1000, this.#owner.closeTimeout / 2),
-      );
-    }
+    this.#echoImmediate = drained;
+    this.#echo = drained ? setImmediate(() => this.#echoClose()) : setTimeout(
+      () => this.#echoClose(),
+      Math.min(1000, this.#owner.closeTimeout / 2),
+    );
   }
 
   /** Sends FIN (closes the write direction), once. */
@@ -152,8 +149,9 @@ export class Closing {
     if (timer === undefined) return;
     this.#echo = undefined;
     this.#parts.inbox.onEmptied = undefined;
-    if (timer instanceof EchoTurn) timer.cancel();
-    else clearTimeout(timer);
+    if (this.#echoImmediate) {
+      clearImmediate(timer as ReturnType<typeof setImmediate>);
+    } else clearTimeout(timer as ReturnType<typeof setTimeout>);
   }
 
   #echoClose(): void {
@@ -164,31 +162,5 @@ export class Closing {
     machine.close();
     writer.enqueue();
     wake.notify();
-  }
-}
-
-// The close echo waiting on the write turn: the pass calls it once the
-// application is quiet (its inbox, the backlog the pass watches, included).
-class EchoTurn implements TurnWriter {
-  #inbox: Inbox;
-  #echo: (() => void) | undefined;
-
-  constructor(inbox: Inbox, echo: () => void) {
-    this.#inbox = inbox;
-    this.#echo = echo;
-  }
-
-  get backlog(): number {
-    return this.#inbox.pending;
-  }
-
-  startTurn(): void {
-    const echo = this.#echo;
-    this.#echo = undefined;
-    echo?.();
-  }
-
-  cancel(): void {
-    this.#echo = undefined;
   }
 }

@@ -64,7 +64,7 @@ function setup(closeTimeout = 10_000) {
   };
 }
 
-Deno.test("Closing answers the peer's close at the write turn when nothing waits to be read", async () => {
+Deno.test("Closing answers the peer's close one macrotask later when nothing waits to be read", async () => {
   const { machine, closing, wake, enqueued } = setup();
   closing.scheduleEcho();
   assert.equal(closing.echoScheduled, true);
@@ -86,7 +86,7 @@ Deno.test("Closing holds the echo while messages wait, and sends it once they ar
   await new Promise((resolve) => setImmediate(resolve));
   assert.equal(machine.closes, 0, "held while a message waits");
   assert.ok(inbox.onEmptied !== undefined, "watching the inbox");
-  inbox.shift(); // the inbox empties: the echo goes at the next write turn
+  inbox.shift(); // the inbox empties: the echo goes at the next macrotask
   await wake.wait();
   assert.equal(machine.closes, 1);
   assert.equal(inbox.onEmptied, undefined, "no call per read any more");
