@@ -294,7 +294,8 @@ export function coalesce(chunks: Uint8Array[]): Uint8Array[] {
 // on every subscriber in a turn, so every subscriber after the first finds
 // its run here and writes the same joined bytes: one copy per turn, not one
 // per subscriber. (Chunks are never changed once queued.)
-let lastRun: Uint8Array[] = [];
+const lastRun: Uint8Array[] = [];
+const MAX_KEPT_RUN = 256;
 let lastJoined: Uint8Array = new Uint8Array(0);
 
 function joinRun(
@@ -310,7 +311,12 @@ function joinRun(
     joined.set(chunks[i], offset);
     offset += chunks[i].length;
   }
-  lastRun = chunks.slice(start, end);
+  // Refilled in place, no array per join; a run of very many chunks is not
+  // kept (what it would hold stays bounded).
+  lastRun.length = 0;
+  if (end - start <= MAX_KEPT_RUN) {
+    for (let i = start; i < end; i++) lastRun.push(chunks[i]);
+  }
   lastJoined = joined;
   return joined;
 }

@@ -236,4 +236,11 @@ Deno.test("coalesce() joins a run once for every queue that holds the same chunk
   );
   const longer = coalesce([a, b, b]);
   assert.deepEqual(longer, [new Uint8Array([1, 2, 3, 3])]);
+  // A run of very many chunks is joined each time, correctly.
+  const many = Array.from({ length: 300 }, (_, i) => new Uint8Array([i & 255]));
+  const once = coalesce(many);
+  const again = coalesce(many);
+  assert.notEqual(again[0], once[0]);
+  assert.deepEqual(again, once);
+  assert.equal(once[0].length, 300);
 });
