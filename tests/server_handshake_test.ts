@@ -9,7 +9,8 @@ import {
   type UpgradeSocketOptions,
 } from "../server/_options.ts";
 import { Deadline } from "../_util/deadline.ts";
-import { concat, memoryPair, type MemoryTransport } from "./_util.ts";
+import { readToEnd } from "./_peers.ts";
+import { memoryPair } from "./_util.ts";
 
 const KEY = "dGhlIHNhbXBsZSBub25jZQ==";
 const UPGRADE = "GET /chat HTTP/1.1\r\nHost: a.test\r\nUpgrade: websocket\r\n" +
@@ -18,18 +19,6 @@ const UPGRADE = "GET /chat HTTP/1.1\r\nHost: a.test\r\nUpgrade: websocket\r\n" +
 
 const encoder = new TextEncoder();
 const decoder = new TextDecoder();
-
-// Everything the server writes until it closes its end.
-async function readAll(transport: MemoryTransport): Promise<string> {
-  const chunks: Uint8Array[] = [];
-  const buffer = new Uint8Array(4096);
-  while (true) {
-    const n = await transport.read(buffer).catch(() => null);
-    if (n === null) break;
-    chunks.push(buffer.slice(0, n));
-  }
-  return decoder.decode(concat(...chunks));
-}
 
 // Runs a handshake on `request`: the connection or the error, and the
 // response the client read (up to the end of the head for a 101).
@@ -43,7 +32,7 @@ async function run(
   const result = await handshake(server, handshakeSettings(options), timer)
     .catch((error) => error);
   if (result instanceof Error) {
-    return { result, response: await readAll(client) };
+    return { result, response: decoder.decode(await readToEnd(client)) };
   }
   const buffer = new Uint8Array(4096);
   const n = await client.read(buffer);

@@ -9,24 +9,14 @@ import {
   serverBusy,
   upgradeRequired,
 } from "../server/_respond.ts";
-import { concat, memoryPair, type MemoryTransport } from "./_util.ts";
-
-async function readAll(transport: MemoryTransport): Promise<string> {
-  const chunks: Uint8Array[] = [];
-  const buffer = new Uint8Array(4096);
-  while (true) {
-    const n = await transport.read(buffer).catch(() => null);
-    if (n === null) break;
-    chunks.push(buffer.slice(0, n));
-  }
-  return new TextDecoder().decode(concat(...chunks));
-}
+import { decoder, readToEnd } from "./_peers.ts";
+import { memoryPair } from "./_util.ts";
 
 Deno.test("respond() writes the response with its length and closes the socket", async () => {
   const [client, server] = memoryPair();
   await respond(server, new Response("hello", { status: 404 }), "GET");
   assert.ok(server.isClosed);
-  const text = await readAll(client);
+  const text = decoder.decode(await readToEnd(client));
   assert.match(text, /^HTTP\/1\.1 404 Not Found\r\n/);
   assert.match(text, /content-length: 5\r\n/i);
   assert.match(text, /connection: close\r\n/i);
@@ -36,7 +26,7 @@ Deno.test("respond() writes the response with its length and closes the socket",
 Deno.test("respond() sends no body to a HEAD request", async () => {
   const [client, server] = memoryPair();
   await respond(server, new Response("hello"), "HEAD");
-  const text = await readAll(client);
+  const text = decoder.decode(await readToEnd(client));
   assert.match(text, /content-length: 0\r\n/i);
   assert.ok(text.endsWith("\r\n\r\n"));
 });
