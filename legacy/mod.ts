@@ -17,7 +17,7 @@
 
 import type { Conn } from "../conn.ts";
 import { HandshakeError } from "../errors.ts";
-import type { RequestHead } from "../handshake/_head.ts";
+import { fieldsOf, type RequestHead } from "../handshake/_head.ts";
 import type { ProtocolVersion } from "../protocol/machine.ts";
 import { acceptHixie, type HixieAcceptInit } from "./_accept.ts";
 import { dialHixie, type HixieDialInit } from "./_dial.ts";
@@ -80,8 +80,9 @@ export function legacyRequest(
   head: RequestHead,
   enabled: readonly ProtocolVersion[],
 ): LegacyRequest | undefined {
+  // Read without making the head's Headers: most requests stop here.
+  if (fieldsOf(head).get("sec-websocket-version") !== null) return undefined;
   const headers = head.headers;
-  if (headers.has("sec-websocket-version")) return undefined;
   const version = detectVersion(headers);
   if (!isLegacy(version)) return undefined;
   if (!enabled.includes(version)) {

@@ -90,12 +90,7 @@ async function upgradeSocket(
   // Conn.request, on first use).
   let made: Request | undefined;
   const request = () => made ??= makeRequest(head, url.href, parsed.method);
-  // A request with Sec-WebSocket-Version is never a draft's (the legacy
-  // seam's rule): only the others are the seam's to tell, and only they
-  // need the Headers it reads.
-  const legacy = parsed.fields.has("sec-websocket-version")
-    ? undefined
-    : legacyRequest(parsed, options.versions);
+  const legacy = legacyRequest(parsed, options.versions);
   const asked = legacy ? undefined : validateUpgradeRequest(parsed, {
     versions: options.versionNumbers,
   });
