@@ -111,16 +111,28 @@ export interface ConnInit extends ConnOptions {
   topics?: Topics | (() => Topics);
 }
 
-/** The ConnOptions fields of a wider options object. */
+// Every ConnOptions field, for pickConnOptions().
+const CONN_OPTION_KEYS = [
+  "closeTimeout",
+  "readTimeout",
+  "writeTimeout",
+  "readBufferSize",
+  "pingInterval",
+  "pingTimeout",
+  "idleTimeout",
+  "sendBufferSize",
+] as const satisfies readonly (keyof ConnOptions)[];
+
+/**
+ * The ConnOptions fields of a wider options object, those left unset left
+ * out (the connection's defaults apply): fewer fields to copy into every
+ * connection.
+ */
 export function pickConnOptions(options: ConnOptions): ConnOptions {
-  return {
-    closeTimeout: options.closeTimeout,
-    readTimeout: options.readTimeout,
-    writeTimeout: options.writeTimeout,
-    readBufferSize: options.readBufferSize,
-    pingInterval: options.pingInterval,
-    pingTimeout: options.pingTimeout,
-    idleTimeout: options.idleTimeout,
-    sendBufferSize: options.sendBufferSize,
-  };
+  const picked: ConnOptions = {};
+  for (const key of CONN_OPTION_KEYS) {
+    const value = options[key];
+    if (value !== undefined) picked[key] = value;
+  }
+  return picked;
 }

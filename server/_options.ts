@@ -277,16 +277,6 @@ export function handshakeSettings(
       : extensions,
     maxMessageSize: options.maxMessageSize ?? DEFAULT_MAX_MESSAGE_SIZE,
     topics,
-    connOptions: setConnOptions(options),
+    connOptions: pickConnOptions(options),
   };
-}
-
-// The connection settings the options set, without those left unset (the
-// connection's defaults apply): fewer fields to copy into every connection.
-function setConnOptions(options: ConnOptions): ConnOptions {
-  return Object.fromEntries(
-    Object.entries(pickConnOptions(options)).filter(([, value]) =>
-      value !== undefined
-    ),
-  );
 }
