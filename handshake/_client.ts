@@ -6,10 +6,9 @@ import { HandshakeError, type HandshakeErrorCode } from "../errors.ts";
 import { TOKEN } from "../_util/http_syntax.ts";
 import {
   encodeLatin1,
+  fieldsOf,
   hasToken,
-  type HeaderSource,
   headLines,
-  ParsedResponseHead,
   PLAIN_VALUE,
   type ResponseHead,
 } from "./_head.ts";
@@ -180,9 +179,7 @@ export function checkUpgradeResponse(
   response: ResponseHead,
   options: ValidateResponseOptions,
 ): UpgradeResponseInfo {
-  const headers: HeaderSource = response instanceof ParsedResponseHead
-    ? response.fields
-    : response.headers;
+  const headers = fieldsOf(response);
   const fail = (code: HandshakeErrorCode, message: string): never => {
     // The error keeps the response, for the caller to look at.
     throw new HandshakeError(code, message, {

@@ -147,12 +147,15 @@ export class ParsedResponseHead implements ResponseHead {
 }
 
 /**
- * The fields of a request head to read: those of a
- * {@linkcode ParsedRequestHead} without making its `Headers`, or the
+ * The fields of a head to read: those of a {@linkcode ParsedRequestHead} or
+ * {@linkcode ParsedResponseHead} without making its `Headers`, or the
  * `Headers` of any other head.
  */
-export function fieldsOf(head: RequestHead): HeaderSource {
-  return head instanceof ParsedRequestHead ? head.fields : head.headers;
+export function fieldsOf(head: RequestHead | ResponseHead): HeaderSource {
+  return head instanceof ParsedRequestHead ||
+      head instanceof ParsedResponseHead
+    ? head.fields
+    : head.headers;
 }
 
 function parseFields(lines: string[]): HeaderFields {
