@@ -363,3 +363,24 @@ export async function buildGenerator(dir: string): Promise<string> {
   }
   return out;
 }
+
+/**
+ * A bare server on `Deno.listen`: prints {"port": n}, runs `handle` for each
+ * connection and closes it after, and exits when stdin ends.
+ */
+export async function serveBare(
+  handle: (conn: Deno.TcpConn) => Promise<void>,
+): Promise<void> {
+  const listener = Deno.listen({ hostname: "127.0.0.1", port: 0 });
+  console.log(JSON.stringify({ port: listener.addr.port }));
+  exitOnStdinEnd();
+  for await (const conn of listener) {
+    handle(conn).catch(() => {}).finally(() => {
+      try {
+        conn.close();
+      } catch {
+        // Already closed.
+      }
+    });
+  }
+}

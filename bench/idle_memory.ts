@@ -62,23 +62,28 @@ function spawn(core: string, program: string, rest: string[]) {
   }).spawn();
 }
 
+// Appends each line of `stream` to `lines`; resolves at its end.
+async function collectLines(
+  stream: ReadableStream<Uint8Array>,
+  lines: string[],
+): Promise<void> {
+  let buffered = "";
+  for await (const chunk of stream.pipeThrough(new TextDecoderStream())) {
+    buffered += chunk;
+    let at;
+    while ((at = buffered.indexOf("\n")) >= 0) {
+      lines.push(buffered.slice(0, at));
+      buffered = buffered.slice(at + 1);
+    }
+  }
+}
+
 // A process whose first stdout line is {"port": n}; its stderr is kept
 // line by line for the probe's samples.
 async function start(core: string, program: string, rest: string[]) {
   const child = spawn(core, program, rest);
   const lines: string[] = [];
-  const drained = (async () => {
-    const text = child.stderr.pipeThrough(new TextDecoderStream());
-    let buffered = "";
-    for await (const chunk of text) {
-      buffered += chunk;
-      let at;
-      while ((at = buffered.indexOf("\n")) >= 0) {
-        lines.push(buffered.slice(0, at));
-        buffered = buffered.slice(at + 1);
-      }
-    }
-  })();
+  const drained = collectLines(child.stderr, lines);
   const reader = child.stdout.pipeThrough(new TextDecoderStream())
     .getReader();
   let out = "";
@@ -186,18 +191,7 @@ async function clientRun(generator: string, side: string, heap: boolean) {
       JSON.stringify(config),
     ]);
     const lines: string[] = [];
-    const stderr = (async () => {
-      const text = child.stderr.pipeThrough(new TextDecoderStream());
-      let buffered = "";
-      for await (const chunk of text) {
-        buffered += chunk;
-        let at;
-        while ((at = buffered.indexOf("\n")) >= 0) {
-          lines.push(buffered.slice(0, at));
-          buffered = buffered.slice(at + 1);
-        }
-      }
-    })();
+    const stderr = collectLines(child.stderr, lines);
     const stdout = new Response(child.stdout).arrayBuffer();
     await child.stdin.close();
     const [result] = await Promise.all([

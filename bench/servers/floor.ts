@@ -8,7 +8,7 @@
 //
 //   deno run -A bench/servers/floor.ts
 
-import { exitOnStdinEnd, writeAll } from "../_wire.ts";
+import { serveBare, writeAll } from "../_wire.ts";
 
 const GUID = "258EAFA5-E914-47DA-95CA-C5AB0DC85B11";
 // Enough for the idle scenarios' one small frame; a larger frame grows the
@@ -105,15 +105,4 @@ async function handle(conn: Deno.TcpConn): Promise<void> {
   }
 }
 
-const listener = Deno.listen({ hostname: "127.0.0.1", port: 0 });
-console.log(JSON.stringify({ port: listener.addr.port }));
-exitOnStdinEnd();
-for await (const conn of listener) {
-  handle(conn).catch(() => {}).finally(() => {
-    try {
-      conn.close();
-    } catch {
-      // Already closed.
-    }
-  });
-}
+await serveBare(handle);
