@@ -365,6 +365,17 @@ export async function buildGenerator(dir: string): Promise<string> {
 }
 
 /**
+ * Stops a child that exits when its stdin ends (as the servers here do),
+ * killing it if it has not within 5 seconds.
+ */
+export async function stopByStdin(child: Deno.ChildProcess): Promise<void> {
+  await child.stdin.close().catch(() => {});
+  const timer = setTimeout(() => child.kill("SIGKILL"), 5000);
+  await child.status;
+  clearTimeout(timer);
+}
+
+/**
  * A bare server on `Deno.listen`: prints {"port": n}, runs `handle` for each
  * connection and closes it after, and exits when stdin ends.
  */

@@ -39,7 +39,12 @@
 // Needs Go and gorilla/websocket; on Debian or Ubuntu:
 // `apt-get install golang-go golang-github-gorilla-websocket-dev`.
 
-import { buildGenerator, type CpuShare, type RunResult } from "./_wire.ts";
+import {
+  buildGenerator,
+  type CpuShare,
+  type RunResult,
+  stopByStdin,
+} from "./_wire.ts";
 import type { NativeClientConfig } from "./clients/_modes.ts";
 
 /** A side of a comparison: a server, or a client, under test. */
@@ -357,11 +362,7 @@ async function startServer(program: string, args: string[]): Promise<Server> {
     pid: child.pid,
     port,
     async stop() {
-      // The servers exit when their stdin ends.
-      await child.stdin.close().catch(() => {});
-      const timer = setTimeout(() => child.kill("SIGKILL"), 5000);
-      await child.status;
-      clearTimeout(timer);
+      await stopByStdin(child);
       await stderr;
     },
   };

@@ -20,7 +20,7 @@
 
 import type { LoadConfig } from "./load.ts";
 import type { ClientConfig } from "./clients/_config.ts";
-import type { CpuShare, RunResult } from "./_wire.ts";
+import { type CpuShare, type RunResult, stopByStdin } from "./_wire.ts";
 
 type Side = "ours" | "builtin";
 
@@ -266,10 +266,7 @@ async function startServer(path: string, args: string[]): Promise<Server> {
     pid: child.pid,
     port,
     async stop() {
-      await child.stdin.close().catch(() => {});
-      const timer = setTimeout(() => child.kill("SIGKILL"), 5000);
-      await child.status;
-      clearTimeout(timer);
+      await stopByStdin(child);
       await stderr;
     },
   };

@@ -38,6 +38,7 @@ import {
   buildGenerator,
   machineBusyTicks,
   sleep,
+  stopByStdin,
   TICKS_PER_SECOND,
 } from "./_wire.ts";
 import {
@@ -159,11 +160,7 @@ async function startServer(layout: Layout, workers: number): Promise<Server> {
   return {
     ...started,
     async stop() {
-      // The server exits when its stdin ends.
-      await child.stdin.close().catch(() => {});
-      const timer = setTimeout(() => child.kill("SIGKILL"), 5000);
-      await child.status;
-      clearTimeout(timer);
+      await stopByStdin(child);
       await stderr;
       return await rest;
     },
