@@ -36,10 +36,10 @@ export class Writer implements TurnWriter {
   // Chunks queued for the next socket write, and bytes in them and in the
   // write under way.
   #queue: Uint8Array[] = [];
-  // The array of the last write, emptied, to queue into next time.
-  #spare: Uint8Array[] | undefined = undefined;
   #queuedBytes = 0;
   #inflightBytes = 0;
+  // The array of the last write, emptied, to queue into next time.
+  #spare: Uint8Array[] | undefined = undefined;
   // Whoever waits for the queued chunks, or for those being written, to be
   // written: made only when someone asks (flush(), close()), since a send
   // under the mark never does and a broadcast queues on every connection.
@@ -107,9 +107,7 @@ export class Writer implements TurnWriter {
    */
   queued(): Promise<void> {
     this.enqueue();
-    if (this.#queuedBytes + this.#inflightBytes <= this.#limit) {
-      return QUEUED;
-    }
+    if (this.buffered <= this.#limit) return QUEUED;
     // Over the mark waiting for the turn is no use: the sender waits for
     // this write anyway.
     if (this.#state === TURN) this.startTurn();
@@ -125,7 +123,7 @@ export class Writer implements TurnWriter {
     if (this.#inflightBytes > 0 || this.#inflightDone !== undefined) {
       return (this.#inflightDone ??= Promise.withResolvers<void>()).promise;
     }
-    return RESOLVED;
+    return QUEUED;
   }
 
   /**
@@ -137,7 +135,7 @@ export class Writer implements TurnWriter {
     if (this.#queue.length > 0) {
       return (this.#queuedDone ??= Promise.withResolvers<void>()).promise;
     }
-    return this.#writing ?? RESOLVED;
+    return this.#writing ?? QUEUED;
   }
 
   /**
@@ -244,13 +242,12 @@ const WRITING = 2;
 const STOPPED = 3;
 
 /**
- * What a send queued under the mark returns: one resolved promise for all of
- * them, which never rejects, so a caller sending to many connections (a
- * broadcast) can tell it apart and skip guarding it.
+ * What a send queued under the mark returns (and anything with nothing to
+ * wait for): one resolved promise for all of them, which never rejects, so
+ * a caller sending to many connections (a broadcast) can tell it apart and
+ * skip guarding it.
  */
 export const QUEUED: Promise<void> = Promise.resolve();
-// Nothing to wait for.
-const RESOLVED = QUEUED;
 
 // Rejects a wait someone may have let go of.
 function reject(
