@@ -4,10 +4,13 @@
 
 import type { Conn } from "../conn.ts";
 import { whenEnded } from "../conn/_parts.ts";
+import { LiveSet } from "../_util/live_set.ts";
 
 /** The set of a server's open connections. */
 export class ConnRegistry {
-  readonly #conns = new Set<Conn>();
+  // Not a Set: under a churn of connections a Set's replaced hash tables
+  // keep closed connections alive through collections (see LiveSet).
+  readonly #conns = new LiveSet<Conn>();
   // One function for every connection: a connection leaves through a hook
   // it calls as it ends, before its `closed` resolves, rather than through
   // a promise reaction of its own.
