@@ -27,6 +27,8 @@ export class LiveSet<T extends WeakKey> implements ReadonlySet<T> {
   #nextSeq = 0;
   // Bumped each time the holes are closed up (indexes change).
   #compactions = 0;
+  // forEach() calls under way: the holes stay until they end.
+  #walking = 0;
 
   /** How many members there are. */
   get size(): number {
@@ -55,8 +57,7 @@ export class LiveSet<T extends WeakKey> implements ReadonlySet<T> {
     this.#index.delete(item);
     this.#items[at] = undefined;
     this.#size--;
-    const holes = this.#items.length - this.#size;
-    if (holes > 16 && holes > this.#size) this.#compact();
+    this.#compactIfSparse();
     return true;
   }
 
@@ -92,12 +93,26 @@ export class LiveSet<T extends WeakKey> implements ReadonlySet<T> {
     return this.values();
   }
 
-  /** Calls `callback` for each member, live, as `Set.forEach` does. */
+  /**
+   * Calls `callback` for each member, live, as `Set.forEach` does. Faster
+   * than iterating: a plain loop over the slots, during which the holes are
+   * left open (for broadcasts to thousands).
+   */
   forEach(
     callback: (value: T, key: T, set: ReadonlySet<T>) => void,
     thisArg?: unknown,
   ): void {
-    for (const item of this.values()) callback.call(thisArg, item, item, this);
+    this.#walking++;
+    try {
+      const items = this.#items;
+      for (let i = 0; i < items.length; i++) {
+        const item = items[i];
+        if (item !== undefined) callback.call(thisArg, item, item, this);
+      }
+    } finally {
+      this.#walking--;
+      this.#compactIfSparse();
+    }
   }
 
   /** A new `Set` of the members and those of `other`. */
@@ -141,7 +156,15 @@ export class LiveSet<T extends WeakKey> implements ReadonlySet<T> {
     return "LiveSet";
   }
 
-  // Closes up the holes in place, keeping the order.
+  // Closes up the holes in place, keeping the order, once they outnumber
+  // the members (and no forEach() is walking the slots).
+  #compactIfSparse(): void {
+    const holes = this.#items.length - this.#size;
+    if (holes > 16 && holes > this.#size && this.#walking === 0) {
+      this.#compact();
+    }
+  }
+
   #compact(): void {
     const items = this.#items;
     const seqs = this.#seqs;

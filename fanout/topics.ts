@@ -27,6 +27,7 @@ import type { Conn } from "../conn.ts";
 import type { Bus, BusGap } from "./bus.ts";
 import { PreparedMessage } from "./prepared.ts";
 import { QUEUED } from "../conn/_writer.ts";
+import { LiveSet } from "../_util/live_set.ts";
 
 export type { Bus, BusGap, BusMeta, BusStats } from "./bus.ts";
 export type { Conn } from "../conn.ts";
@@ -101,8 +102,11 @@ const noop = () => {};
  * ```
  */
 export class Topics implements Disposable {
-  #subscribers = new Map<string, Set<Conn>>();
-  #topicsOf = new Map<Conn, Set<string>>();
+  // Not Sets and Maps keyed by connection: under a churn of connections,
+  // their replaced hash tables keep closed connections alive through
+  // collections (see LiveSet).
+  #subscribers = new Map<string, LiveSet<Conn>>();
+  #topicsOf = new WeakMap<Conn, Set<string>>();
   #joining = new Map<string, Promise<void>>(); // bus subscriptions under way
   #maxBufferedBytes: number;
   #slowPolicy: SlowPolicy;
@@ -181,7 +185,7 @@ export class Topics implements Disposable {
       conns.add(conn);
       return this.#joining.get(topic) ?? Promise.resolve();
     }
-    this.#subscribers.set(topic, new Set([conn]));
+    this.#subscribers.set(topic, new LiveSet<Conn>().add(conn));
     if (this.#bus === undefined) return Promise.resolve();
     const joining = this.#bus.subscribe(topic).then(noop, noop).finally(() => {
       if (this.#joining.get(topic) === joining) this.#joining.delete(topic);
@@ -263,13 +267,13 @@ export class Topics implements Disposable {
     const max = this.#maxBufferedBytes;
     let prepared: PreparedMessage | undefined;
     let sent = 0;
-    for (const conn of conns) {
-      if (conn === exclude) continue;
+    conns.forEach((conn) => {
+      if (conn === exclude) return;
       // Counts a message from the moment send() queues it, so a burst in
       // one turn meets the bound too.
       if (conn.bufferedAmount > max) {
         this.#slow(conn, topic);
-        continue;
+        return;
       }
       prepared ??= new PreparedMessage(data);
       // Never waited for: a slow subscriber must not hold up the others. A
@@ -280,7 +284,7 @@ export class Topics implements Disposable {
       // it would cost a promise and a microtask per subscriber.
       if (queued !== QUEUED) queued.catch(noop);
       sent++;
-    }
+    });
     return sent;
   }
 
@@ -340,7 +344,7 @@ export class Topics implements Disposable {
       this.#bus?.unsubscribe(topic).catch(noop);
     }
     this.#subscribers.clear();
-    this.#topicsOf.clear();
+    this.#topicsOf = new WeakMap();
     if (this.#bus) {
       this.#bus.onMessage = undefined;
       this.#bus.onGap = undefined;

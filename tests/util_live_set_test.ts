@@ -116,3 +116,33 @@ Deno.test("LiveSet's forEach and set methods answer as a Set's", () => {
   assert.equal(live.add(items[0]), live);
   assert.equal(live.size, 9);
 });
+
+Deno.test("LiveSet's forEach walks live, as a Set's does, while members come and go", () => {
+  for (let seed = 1; seed <= 40; seed++) {
+    const random = mulberry32(1000 + seed);
+    const set = new Set<Item>();
+    const live = new LiveSet<Item>();
+    for (let i = 0; i < 60; i++) mutate(random, set, live);
+    // The same churn after each visit, drawn once per visit from the seed.
+    const plan = Array.from({ length: 400 }, () => random());
+    const walk = (s: Set<Item> | LiveSet<Item>, other: Set<Item>) => {
+      const replay = mulberry32(seed);
+      const seen: number[] = [];
+      let step = 0;
+      s.forEach((item) => {
+        seen.push(item.id);
+        const churn = Math.floor(plan[step++ % plan.length] * 8);
+        for (let i = 0; i < churn; i++) {
+          mutate(replay, other, s as LiveSet<Item>);
+        }
+      });
+      return seen;
+    };
+    // Each walk mutates its own set and a scratch copy, with one replayed
+    // sequence of steps.
+    const copies = [new Set(set), new Set(set)];
+    const viaSet = walk(set, copies[0]);
+    const viaLive = walk(live, copies[1]);
+    assert.deepEqual(viaLive, viaSet, `seed ${seed}`);
+  }
+});
