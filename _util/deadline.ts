@@ -105,7 +105,12 @@ export function cancel(expiry: Expiry): void {
 export class Deadline implements Disposable {
   #aborted = false;
   #reason: unknown = undefined;
-  #callbacks: Set<() => void> | undefined;
+  // An array, not a Set: a handshake's reads add and remove a callback
+  // each, and a Set under such churn replaces its hash table again and
+  // again, each replaced table linked to the next (see LiveSet): one that
+  // outlives a young collection keeps the later ones and what they hold
+  // alive. There are rarely more than two.
+  #callbacks: (() => void)[] | undefined;
   #controller: AbortController | undefined;
   #expiry: Expiry | undefined;
   #parent: AbortSignal | undefined;
@@ -175,12 +180,16 @@ export class Deadline implements Disposable {
 
   /** Calls `callback` once at abort (see {@linkcode Deadline.offAbort}). */
   onAbort(callback: () => void): void {
-    (this.#callbacks ??= new Set()).add(callback);
+    const callbacks = this.#callbacks ??= [];
+    if (!callbacks.includes(callback)) callbacks.push(callback);
   }
 
   /** Unregisters a callback of {@linkcode Deadline.onAbort}. */
   offAbort(callback: () => void): void {
-    this.#callbacks?.delete(callback);
+    const callbacks = this.#callbacks;
+    if (callbacks === undefined) return;
+    const at = callbacks.indexOf(callback);
+    if (at >= 0) callbacks.splice(at, 1);
   }
 
   #release(): void {
