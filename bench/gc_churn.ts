@@ -41,6 +41,9 @@ interface Collection {
   kind: string;
   pauseMs: number;
   promoted: number;
+  /** Heap objects' bytes before and after it. */
+  before: number;
+  after: number;
 }
 
 // The collections in a child's output. V8 prints them with C's stdio while
@@ -52,11 +55,15 @@ function collections(text: string): Collection[] {
     const kind = /"gc":"(\w+)"/.exec(record)?.[1];
     const pause = /"pause":([\d.]+)/.exec(record)?.[1];
     const promoted = /"promoted":(\d+)/.exec(record)?.[1];
+    const before = /"start_object_size":(\d+)/.exec(record)?.[1];
+    const after = /"end_object_size":(\d+)/.exec(record)?.[1];
     if (kind === undefined || pause === undefined) continue;
     found.push({
       kind,
       pauseMs: Number(pause),
       promoted: Number(promoted ?? 0),
+      before: Number(before ?? 0),
+      after: Number(after ?? 0),
     });
   }
   return found;
@@ -106,12 +113,20 @@ function summary(
   const pause = found.reduce((sum, c) => sum + c.pauseMs, 0);
   const handshakes = rate * (seconds + WARMUP_MS / 1000);
   const promoted = median(scavenges.map((c) => c.promoted));
+  // Allocated between collections: what each found minus what the one
+  // before it left.
+  let allocated = 0;
+  for (let i = 1; i < found.length; i++) {
+    allocated += Math.max(0, found[i].before - found[i - 1].after);
+  }
   return `${side.padEnd(7)} ${Math.round(rate).toLocaleString("en-US")} ` +
     `handshakes/s; ${scavenges.length} scavenges, ` +
     `${found.length - scavenges.length} full; ` +
     `${Math.round(promoted / 1024).toLocaleString("en-US")} KiB promoted ` +
     `by the median one; GC pauses ${Math.round(pause)} ms, ` +
-    `${(pause * 1000 / handshakes).toFixed(1)} µs per handshake`;
+    `${(pause * 1000 / handshakes).toFixed(1)} µs per handshake; ` +
+    `${(allocated / 1024 / handshakes).toFixed(1)} KiB allocated per ` +
+    `handshake`;
 }
 
 const tmp = await Deno.makeTempDir({ prefix: "ws-gc-churn-" });
