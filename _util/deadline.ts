@@ -115,6 +115,8 @@ export class Deadline implements Disposable {
   #expiry: Expiry | undefined;
   #parent: AbortSignal | undefined;
   #onParentAbort: (() => void) | undefined;
+  #what = "";
+  #ms = 0;
 
   /**
    * @param ms The timeout in milliseconds (0 for none).
@@ -126,19 +128,30 @@ export class Deadline implements Disposable {
       this.abort(signal.reason);
       return;
     }
-    if (signal) {
-      this.#parent = signal;
-      this.#onParentAbort = () => this.abort(signal.reason);
-      signal.addEventListener("abort", this.#onParentAbort, { once: true });
-    }
+    if (signal) this.#follow(signal);
     if (ms > 0) {
+      this.#what = what;
+      this.#ms = ms;
+      // A bound method rather than a closure made here (see Closing.start()).
       const expiry = this.#expiry = new Expiry();
-      expiry.fire = () =>
-        this.abort(
-          new DOMException(`${what} timed out after ${ms} ms`, "TimeoutError"),
-        );
+      expiry.fire = this.#timedOut.bind(this);
       schedule(expiry, ms);
     }
+  }
+
+  #follow(signal: AbortSignal): void {
+    this.#parent = signal;
+    this.#onParentAbort = () => this.abort(signal.reason);
+    signal.addEventListener("abort", this.#onParentAbort, { once: true });
+  }
+
+  #timedOut(): void {
+    this.abort(
+      new DOMException(
+        `${this.#what} timed out after ${this.#ms} ms`,
+        "TimeoutError",
+      ),
+    );
   }
 
   /** Whether it has aborted. */
