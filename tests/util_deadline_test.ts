@@ -35,3 +35,14 @@ Deno.test("Deadline's abort callbacks may unregister others while it aborts", ()
   // The callbacks registered when the abort began all run.
   assert.deepEqual(calls, ["first", "second"]);
 });
+
+Deno.test("Deadline aborts at its timeout with a TimeoutError naming what and how long", async () => {
+  const deadline = new Deadline(5, "Opening handshake");
+  const aborted = Promise.withResolvers<void>();
+  deadline.onAbort(aborted.resolve);
+  await aborted.promise;
+  const reason = deadline.reason as DOMException;
+  assert.equal(reason.name, "TimeoutError");
+  assert.equal(reason.message, "Opening handshake timed out after 5 ms");
+  assert.equal(deadline.aborted, true);
+});
