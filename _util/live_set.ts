@@ -6,8 +6,10 @@
 // young-generation collection, it holds every later table, and every member
 // those tables held, through each following one until a full collection:
 // under a churn of thousands of connections a second, every collection
-// copied and promoted about 2 MB of connections long closed (about 7% of a
-// server's CPU time in handshakes). Here members sit in an array; a
+// copied and promoted hundreds of kilobytes of connections long closed (the
+// server's registry as a Set cost about 6 µs of collection pauses per
+// handshake: bench/RESULTS.md, bench/gc_churn.ts). Here members sit in an
+// array; a
 // deleted one leaves a hole, and the holes are closed up once they
 // outnumber the members.
 
