@@ -9,8 +9,7 @@
 // copied and promoted hundreds of kilobytes of connections long closed (the
 // server's registry as a Set cost about 6 µs of collection pauses per
 // handshake: bench/RESULTS.md, bench/gc_churn.ts). Here members sit in an
-// array; a
-// deleted one leaves a hole, and the holes are closed up once they
+// array; a deleted one leaves a hole, and the holes are closed up once they
 // outnumber the members.
 
 /**
