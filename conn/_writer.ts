@@ -303,6 +303,11 @@ function joinRun(
 ): Uint8Array {
   if (end - start === 1) return chunks[start];
   if (sameRun(chunks, start, end)) return lastJoined;
+  // Frames encoded one after another into the same arena (one connection
+  // sending while no other did) are already one run of bytes: a view of
+  // them costs no copy.
+  const adjacent = adjacentView(chunks, start, end, bytes);
+  if (adjacent !== undefined) return adjacent;
   const joined = new Uint8Array(bytes);
   for (let i = start, offset = 0; i < end; i++) {
     joined.set(chunks[i], offset);
@@ -316,6 +321,25 @@ function joinRun(
   }
   lastJoined = joined;
   return joined;
+}
+
+// One view of chunks[start, end) when each begins where the one before it
+// ends, in the same buffer.
+function adjacentView(
+  chunks: Uint8Array[],
+  start: number,
+  end: number,
+  bytes: number,
+): Uint8Array | undefined {
+  const first = chunks[start];
+  const buffer = first.buffer;
+  let next = first.byteOffset + first.length;
+  for (let i = start + 1; i < end; i++) {
+    const chunk = chunks[i];
+    if (chunk.buffer !== buffer || chunk.byteOffset !== next) return undefined;
+    next += chunk.length;
+  }
+  return new Uint8Array(buffer, first.byteOffset, bytes);
 }
 
 function sameRun(chunks: Uint8Array[], start: number, end: number): boolean {

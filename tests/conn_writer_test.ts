@@ -244,3 +244,28 @@ Deno.test("coalesce() joins a run once for every queue that holds the same chunk
   assert.deepEqual(again, once);
   assert.equal(once[0].length, 300);
 });
+
+Deno.test("coalesce() writes chunks that follow one another in one buffer as one view, without a copy", () => {
+  const arena = new Uint8Array(64).map((_, i) => i);
+  const run = [
+    arena.subarray(4, 10),
+    arena.subarray(10, 11),
+    arena.subarray(11, 20),
+  ];
+  const [joined] = coalesce(run);
+  assert.equal(joined.buffer, arena.buffer, "a view of the same bytes");
+  assert.equal(joined.byteOffset, 4);
+  assert.deepEqual(joined, arena.slice(4, 20));
+  // A gap, or another buffer, means a copy.
+  const gap = coalesce([arena.subarray(4, 10), arena.subarray(11, 20)])[0];
+  assert.notEqual(gap.buffer, arena.buffer);
+  assert.deepEqual(
+    gap,
+    new Uint8Array([...arena.slice(4, 10), ...arena.slice(11, 20)]),
+  );
+  const elsewhere = arena.slice(10, 11);
+  const mixed =
+    coalesce([arena.subarray(4, 10), elsewhere, arena.subarray(11, 20)])[0];
+  assert.notEqual(mixed.buffer, arena.buffer);
+  assert.deepEqual(mixed, arena.slice(4, 20));
+});
