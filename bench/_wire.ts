@@ -155,7 +155,7 @@ export class FrameCounter {
       let need: number;
       if (
         this.#headerFilled === 0 && length - i >= 2 &&
-        length - i >= (need = headerSize(bytes[i + 1]))
+        length - i >= (need = frameHeaderSize(bytes[i + 1]))
       ) {
         header = bytes;
         start = i;
@@ -163,24 +163,12 @@ export class FrameCounter {
       } else {
         this.#header[this.#headerFilled++] = bytes[i++];
         if (this.#headerFilled < 2) continue;
-        if (this.#headerFilled < headerSize(this.#header[1])) continue;
+        if (this.#headerFilled < frameHeaderSize(this.#header[1])) continue;
         header = this.#header;
         start = 0;
         this.#headerFilled = 0;
       }
-      const len7 = header[start + 1] & 0x7f;
-      let payload: number;
-      if (len7 < 126) {
-        payload = len7;
-      } else if (len7 === 126) {
-        payload = (header[start + 2] << 8) | header[start + 3];
-      } else {
-        payload = (header[start + 6] * 0x1000000 +
-          ((header[start + 7] << 16) | (header[start + 8] << 8) |
-            header[start + 9])) +
-          (header[start + 2] * 0x1000000 + (header[start + 3] << 16 |
-              header[start + 4] << 8 | header[start + 5])) * 0x100000000;
-      }
+      const payload = payloadLength(header, start);
       this.#first = header[start];
       this.#remaining = payload;
       if (payload === 0) this.#end();
@@ -195,10 +183,23 @@ export class FrameCounter {
   }
 }
 
-function headerSize(second: number): number {
+/** A frame header's size, masking key included, from its second byte. */
+export function frameHeaderSize(second: number): number {
   const len7 = second & 0x7f;
   return (len7 < 126 ? 2 : len7 === 126 ? 4 : 10) +
     ((second & 0x80) !== 0 ? 4 : 0);
+}
+
+/** The payload length the frame header at `bytes[start]` declares. */
+export function payloadLength(bytes: Uint8Array, start: number): number {
+  const len7 = bytes[start + 1] & 0x7f;
+  if (len7 < 126) return len7;
+  if (len7 === 126) return (bytes[start + 2] << 8) | bytes[start + 3];
+  return (bytes[start + 6] * 0x1000000 +
+    ((bytes[start + 7] << 16) | (bytes[start + 8] << 8) | bytes[start + 9])) +
+    (bytes[start + 2] * 0x1000000 +
+        (bytes[start + 3] << 16 | bytes[start + 4] << 8 | bytes[start + 5])) *
+      0x100000000;
 }
 
 /** CPU time (user + system) of a process, in clock ticks of 10 ms. */

@@ -8,7 +8,12 @@
 //
 //   deno run -A bench/servers/floor.ts
 
-import { serveBare, writeAll } from "../_wire.ts";
+import {
+  frameHeaderSize,
+  payloadLength,
+  serveBare,
+  writeAll,
+} from "../_wire.ts";
 
 const GUID = "258EAFA5-E914-47DA-95CA-C5AB0DC85B11";
 // Enough for the idle scenarios' one small frame; a larger frame grows the
@@ -54,16 +59,12 @@ function echo(buffer: Uint8Array, filled: number) {
   let i = 0;
   let close = false;
   while (!close && filled - i >= 2) {
-    const len7 = buffer[i + 1] & 0x7f;
-    const extra = len7 < 126 ? 0 : len7 === 126 ? 2 : 8;
-    const headerSize = 2 + extra + 4;
+    const headerSize = frameHeaderSize(buffer[i + 1]);
     if (filled - i < headerSize) break;
-    const length = len7 < 126
-      ? len7
-      : len7 === 126
-      ? (buffer[i + 2] << 8) | buffer[i + 3]
-      : new DataView(buffer.buffer).getUint32(i + 6);
+    const length = payloadLength(buffer, i);
     if (filled - i < headerSize + length) break;
+    // The length's own bytes, between the first two and the masking key.
+    const extra = headerSize - 6;
     replies.push(buffer[i]);
     if (extra === 0) replies.push(length);
     else if (extra === 2) replies.push(126, length >>> 8, length & 0xff);

@@ -5,7 +5,12 @@
 //
 //   deno run -A bench/servers/raw.ts
 
-import { serveBare, writeAll } from "../_wire.ts";
+import {
+  frameHeaderSize,
+  payloadLength,
+  serveBare,
+  writeAll,
+} from "../_wire.ts";
 
 const GUID = "258EAFA5-E914-47DA-95CA-C5AB0DC85B11";
 
@@ -52,15 +57,11 @@ async function handle(conn: Deno.TcpConn): Promise<void> {
     let closing = false;
     while (filled - i >= 2) {
       const first = buffer[i];
-      const len7 = buffer[i + 1] & 0x7f;
-      const lengthBytes = len7 < 126 ? 0 : len7 === 126 ? 2 : 8;
-      const headerSize = 2 + lengthBytes + 4;
+      const headerSize = frameHeaderSize(buffer[i + 1]);
       if (filled - i < headerSize) break;
-      const length = len7 < 126
-        ? len7
-        : len7 === 126
-        ? (buffer[i + 2] << 8) | buffer[i + 3]
-        : new DataView(buffer.buffer).getUint32(i + 6);
+      const length = payloadLength(buffer, i);
+      // The length's own bytes, between the first two and the masking key.
+      const lengthBytes = headerSize - 6;
       if (filled - i < headerSize + length) {
         if (headerSize + length > buffer.length) {
           const bigger = new Uint8Array(headerSize + length);
