@@ -366,6 +366,44 @@ export async function buildGenerator(dir: string): Promise<string> {
 }
 
 /**
+ * Extracts `commit` of the repository at `root` into the directory `into`
+ * (`git archive`): a snapshot to measure, which edits to the working tree
+ * while a benchmark runs do not change.
+ */
+export async function extractCommit(
+  root: string,
+  commit: string,
+  into: string,
+): Promise<void> {
+  await Deno.mkdir(into, { recursive: true });
+  const extract = await new Deno.Command("sh", {
+    args: [
+      "-c",
+      'git -C "$0" archive --format=tar "$1" | tar -x -C "$2"',
+      root,
+      commit,
+      into,
+    ],
+  }).output();
+  if (!extract.success) throw new Error(`Cannot extract ${commit}`);
+}
+
+/** Whether processes can be pinned to cores here (`taskset`, 2+ cores). */
+export async function canPinToCores(): Promise<boolean> {
+  if (navigator.hardwareConcurrency < 2) return false;
+  try {
+    const { success } = await new Deno.Command("taskset", {
+      args: ["-c", "0", "true"],
+      stdout: "null",
+      stderr: "null",
+    }).output();
+    return success;
+  } catch {
+    return false;
+  }
+}
+
+/**
  * Stops a child that exits when its stdin ends (as the servers here do),
  * killing it if it has not within 5 seconds.
  */

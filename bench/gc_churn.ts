@@ -13,7 +13,12 @@
 // --at       measure a snapshot of this commit (git archive)
 // --seconds  the measured load per side (after 400 ms of warmup)
 
-import { buildGenerator, stopByStdin } from "./_wire.ts";
+import {
+  buildGenerator,
+  canPinToCores,
+  extractCommit,
+  stopByStdin,
+} from "./_wire.ts";
 
 const args = Deno.args;
 const option = (name: string) => {
@@ -27,9 +32,7 @@ const root = new URL("..", import.meta.url).pathname;
 
 // The side under load on core 0 and its load on core 1, when `taskset` can
 // pin them (taskset execs, so a pid stays the program's); GOMAXPROCS=1.
-const canPin = navigator.hardwareConcurrency >= 2 &&
-  (await new Deno.Command("taskset", { args: ["-c", "0", "true"] }).output()
-    .then((output) => output.success, () => false));
+const canPin = await canPinToCores();
 function pinned(core: number, program: string, rest: string[]) {
   return canPin
     ? { program: "taskset", args: ["-c", String(core), program, ...rest] }
@@ -134,17 +137,7 @@ try {
   let tree = root;
   if (at !== undefined) {
     tree = `${tmp}/src`;
-    await Deno.mkdir(tree);
-    const extract = await new Deno.Command("sh", {
-      args: [
-        "-c",
-        'git -C "$0" archive --format=tar "$1" | tar -x -C "$2"',
-        root,
-        at,
-        tree,
-      ],
-    }).output();
-    if (!extract.success) throw new Error(`Cannot extract ${at}`);
+    await extractCommit(root, at, tree);
   }
   const generator = await buildGenerator(tmp);
   const gcFlags = "--v8-flags=--trace-gc-nvp";

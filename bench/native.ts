@@ -41,7 +41,9 @@
 
 import {
   buildGenerator,
+  canPinToCores,
   type CpuShare,
+  extractCommit,
   type RunResult,
   stopByStdin,
 } from "./_wire.ts";
@@ -291,27 +293,13 @@ const root = new URL("..", import.meta.url).pathname;
 let benchDir = new URL(".", import.meta.url).pathname;
 const script = (path: string) => benchDir + path;
 
-async function succeeds(command: string, args: string[]): Promise<boolean> {
-  try {
-    const { success } = await new Deno.Command(command, {
-      args,
-      stdout: "null",
-      stderr: "null",
-    }).output();
-    return success;
-  } catch {
-    return false;
-  }
-}
-
 // Children start through sh so that their descriptor limit can be raised,
 // and through taskset when pinned; both exec, so the pid stays the child's.
 const RAISE_LIMIT =
   'ulimit -n 65536 2>/dev/null || ulimit -n "$(ulimit -Hn)" 2>/dev/null; ';
 
 const cores = navigator.hardwareConcurrency;
-const canPin = pin && cores >= 2 &&
-  await succeeds("taskset", ["-c", "0", "true"]);
+const canPin = pin && await canPinToCores();
 // The server (or the peer) on core 0, the generator (or the client under
 // test) on core 1.
 const SERVER_CORE = "0";
@@ -514,17 +502,7 @@ async function measure(): Promise<Session> {
     // the benchmark runs change nothing measured.
     commit = (await git(["rev-parse", "--short", at])).trim();
     if (commit === "") throw new Error(`Unknown revision ${at}`);
-    await Deno.mkdir(`${tmp}/src`);
-    const extract = await new Deno.Command("sh", {
-      args: [
-        "-c",
-        'git -C "$0" archive --format=tar "$1" | tar -x -C "$2"',
-        root,
-        commit,
-        `${tmp}/src`,
-      ],
-    }).output();
-    if (!extract.success) throw new Error(`Cannot extract ${commit}`);
+    await extractCommit(root, commit, `${tmp}/src`);
     benchDir = `${tmp}/src/bench/`;
   } else {
     commit = (await git(["rev-parse", "--short", "HEAD"])).trim();
