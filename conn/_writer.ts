@@ -181,7 +181,10 @@ export class Writer implements TurnWriter {
       while (this.#state === WRITING) {
         if (this.#machine.hasOutgoing) this.#takeOutgoing();
         const chunks = this.#queue;
-        if (chunks.length === 0) break;
+        if (chunks.length === 0) {
+          this.#machine.written?.();
+          break;
+        }
         this.#queue = this.#spare ?? [];
         this.#spare = undefined;
         this.#inflightDone = this.#queuedDone;

@@ -12,6 +12,9 @@ const ZERO_COPY_THRESHOLD = 16 * 1024;
 // Frames up to this size are encoded into the arena (see #queueSmall).
 const ARENA_FRAME_LIMIT = 1024;
 const ARENA_SIZE = 16 * 1024;
+// The most a machine reserves in the arena ahead of its frames (see
+// #reserve).
+const SLOT_LIMIT = 4 * 1024;
 let sharedArena = EMPTY;
 let sharedArenaEnd = 0;
 // Frames at least this large that are masked, or copied from the caller's
@@ -41,11 +44,18 @@ export class FrameWriter {
   // every machine of the process; the bytes a machine queued since its last
   // take leave as one chunk, so many frames cost one write and no
   // allocation each, and an idle connection holds no arena of its own.
-  // A machine's region is [#arenaStart, #arenaEnd) of #arena; once another
-  // machine has appended after it, its next frame starts a new region.
+  // A machine's region is [#arenaStart, #arenaEnd) of #arena, and its slot
+  // runs on to #slotEnd: room reserved for its next frames, so that they
+  // follow its last one even while other machines append to the arena.
+  // Past its slot, its next frame starts a new region.
   #arena = EMPTY;
   #arenaStart = 0;
   #arenaEnd = 0;
+  #slotEnd = 0;
+  // Arena bytes reserved since everything taken was last written, and as
+  // many in the batch before: what a new slot is sized by.
+  #batch = 0;
+  #lastBatch = 0;
 
   /**
    * @param masked Whether frames are masked (a client's are).
@@ -70,6 +80,20 @@ export class FrameWriter {
     const outgoing = this.#outgoing;
     if (outgoing.length > 0) this.#outgoing = [];
     return outgoing;
+  }
+
+  /**
+   * Says that everything taken so far is written: a slot in an arena that
+   * new frames no longer go to is let go, so that an idle connection does
+   * not keep that arena alive.
+   */
+  written(): void {
+    if (this.#arena !== sharedArena) {
+      this.#arena = EMPTY;
+      this.#arenaStart = this.#arenaEnd = this.#slotEnd = 0;
+    }
+    this.#lastBatch = this.#batch;
+    this.#batch = 0;
   }
 
   /** Gives back the memory of a taken chunk that will not be read again. */
@@ -217,24 +241,48 @@ export class FrameWriter {
   }
 
   #reserve(n: number): number {
-    if (sharedArena.length - sharedArenaEnd < n) {
+    const at = this.#arenaEnd;
+    this.#batch += n;
+    if (at + n <= this.#slotEnd) {
+      this.#arenaEnd = at + n;
+      return at;
+    }
+    if (
+      this.#arena === sharedArena && this.#slotEnd === sharedArenaEnd &&
+      at + n <= sharedArena.length
+    ) {
+      // Nobody has written after us: the region grows.
+      this.#arenaEnd = this.#slotEnd = sharedArenaEnd = at + n;
+      return at;
+    }
+    // A new region, after everyone's, with a slot for twice the batch this
+    // machine is sending (or sent last): when many connections answer in
+    // the same turn, one message each at a time, each one's frames still lie
+    // one after another and leave as one view, rather than be copied
+    // together for each write (see coalesce() in conn/_writer.ts).
+    const batch = Math.max(this.#batch, this.#lastBatch);
+    const room = Math.max(n, Math.min(2 * batch, SLOT_LIMIT));
+    if (sharedArena.length - sharedArenaEnd < room) {
       // Taken chunks keep the old arena alive; the new one starts empty.
       sharedArena = new Uint8Array(ARENA_SIZE);
       sharedArenaEnd = 0;
     }
-    if (this.#arena !== sharedArena || this.#arenaEnd !== sharedArenaEnd) {
-      this.#cutArena();
-      this.#arena = sharedArena;
-      this.#arenaStart = sharedArenaEnd;
-    }
-    const at = sharedArenaEnd;
-    this.#arenaEnd = sharedArenaEnd = at + n;
-    return at;
+    this.#cutArena();
+    const start = sharedArenaEnd;
+    this.#arena = sharedArena;
+    this.#arenaStart = start;
+    this.#arenaEnd = start + n;
+    this.#slotEnd = sharedArenaEnd = start + room;
+    return start;
   }
 
   // Gives back the end of the region reserved last (by this machine, in the
   // same synchronous step).
   #unreserve(at: number): void {
-    this.#arenaEnd = sharedArenaEnd = at;
+    this.#batch -= this.#arenaEnd - at;
+    if (this.#arena === sharedArena && this.#slotEnd === sharedArenaEnd) {
+      this.#slotEnd = sharedArenaEnd = at;
+    }
+    this.#arenaEnd = at;
   }
 }

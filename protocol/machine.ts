@@ -162,6 +162,11 @@ export interface ProtocolMachine {
    * once the chunk will never be read again.
    */
   release?(chunk: Uint8Array): void;
+  /**
+   * Tells the machine that every chunk taken so far is written, so that it
+   * may let go of memory it kept for the frames to come.
+   */
+  written?(): void;
 
   /**
    * Queues a message. Throws `TypeError` for a message the protocol cannot

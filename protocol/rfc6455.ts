@@ -275,6 +275,11 @@ export class WebSocketProtocol extends MachineBase
     this.#writer?.release(chunk);
   }
 
+  /** Tells the machine every chunk taken so far is written. */
+  written(): void {
+    this.#writer?.written();
+  }
+
   /**
    * Queues a message: a string as text, bytes as binary.
    *

@@ -269,3 +269,21 @@ Deno.test("coalesce() writes chunks that follow one another in one buffer as one
   assert.notEqual(mixed.buffer, arena.buffer);
   assert.deepEqual(mixed, arena.slice(4, 20));
 });
+
+Deno.test("Writer tells the machine once everything taken is written, not before", async () => {
+  const { machine, transport, writer } = setup(1000);
+  let written = 0;
+  (machine as FakeMachine & { written(): void }).written = () => written++;
+  machine.outgoing.push(new Uint8Array([1]));
+  writer.enqueue();
+  await transport.waitWrite();
+  machine.outgoing.push(new Uint8Array([2]));
+  writer.enqueue();
+  await transport.pass();
+  await transport.waitWrite();
+  assert.equal(written, 0, "a write is still under way");
+  const flushed = writer.flush();
+  await transport.pass();
+  await flushed;
+  assert.equal(written, 1);
+});

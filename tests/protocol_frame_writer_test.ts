@@ -100,3 +100,62 @@ Deno.test("FrameWriter: machines sharing the arena keep their own bytes", () => 
   assert.deepEqual(fromB.slice(0, 3), [0, 3, 6]);
   assert.deepEqual(fromA.slice(0, 3), [1, 2, 4]);
 });
+
+// Whether each chunk begins where the one before it ends, in one buffer.
+function adjacent(chunks: Uint8Array[]): boolean {
+  return chunks.every((chunk, i) =>
+    i === 0 ||
+    (chunk.buffer === chunks[i - 1].buffer &&
+      chunk.byteOffset === chunks[i - 1].byteOffset + chunks[i - 1].length)
+  );
+}
+
+Deno.test("FrameWriter: machines sending in turn each keep their frames one after another", () => {
+  const writers = [0, 1, 2].map(() => new FrameWriter(false, countingKey));
+  const text = "sixteen bytes!!!";
+  // Connections answering in the same turn, one message each at a time, as
+  // a server's do: after a first batch, each one's frames of the next
+  // batches lie one after another in the arena, ready to leave as one view.
+  for (let batch = 0; batch < 50; batch++) {
+    const taken: Uint8Array[][] = writers.map(() => []);
+    for (let m = 0; m < 4; m++) {
+      writers.forEach((writer, i) => {
+        assert.ok(writer.queueAsciiText(text));
+        taken[i].push(...writer.take());
+      });
+    }
+    for (const [i, chunks] of taken.entries()) {
+      assert.deepEqual(
+        decodeAll(chunks, false).map((f) =>
+          new TextDecoder().decode(f.payload)
+        ),
+        [text, text, text, text],
+      );
+      if (batch > 0) assert.ok(adjacent(chunks), `batch ${batch}, writer ${i}`);
+    }
+    for (const writer of writers) writer.written();
+  }
+});
+
+Deno.test("FrameWriter.written() lets go of an arena that new frames no longer go to", () => {
+  const idle = new FrameWriter(false, countingKey);
+  const busy = new FrameWriter(false, countingKey);
+  const frame = new Uint8Array(100);
+  // Its first frame leaves room for another after it in the arena.
+  idle.queueFrame(Opcode.Binary, frame, false);
+  const [before] = idle.take();
+  // Others fill the arena until a new one is started.
+  let current = before.buffer;
+  while (current === before.buffer) {
+    busy.queueFrame(Opcode.Binary, frame, false);
+    current = busy.take()[0].buffer;
+  }
+  idle.written();
+  idle.queueFrame(Opcode.Binary, frame, false);
+  const [after] = idle.take();
+  assert.equal(
+    after.buffer,
+    current,
+    "the next frame goes to the arena in use",
+  );
+});
