@@ -33,8 +33,9 @@
 // --no-pin      do not pin processes to cores
 // --json        also write every run's figures to a file
 // --report      print the tables of a file --json wrote, without running
-// --ceiling     also run the echo scenarios against a bare frame echo on
-//               Deno sockets and a native (Go) server: what is left above us
+// --ceiling     also run a bare frame echo on Deno sockets and a native (Go)
+//               server, and a bare client on Deno sockets: what is left
+//               above us
 //
 // Needs Go and gorilla/websocket; on Debian or Ubuntu:
 // `apt-get install golang-go golang-github-gorilla-websocket-dev`.
@@ -57,7 +58,8 @@ type Side =
   | "raw"
   | "go"
   | "dial"
-  | "websocket";
+  | "websocket"
+  | "rawclient";
 
 interface Scenario {
   id: string;
@@ -78,15 +80,18 @@ interface Scenario {
   windowScale?: number;
 }
 
-// --ceiling adds two servers that are not libraries one would deploy, to
-// show what is left above us: bench/servers/raw.ts (frames echoed straight
-// off Deno's socket API, no checks) and the generator's own Go echo server
-// (gorilla/websocket, native code).
+// --ceiling adds two servers and a client that are not libraries one would
+// deploy, to show what is left above us: bench/servers/raw.ts (frames echoed
+// straight off Deno's socket API, no checks), the generator's own Go echo
+// server (gorilla/websocket, native code) and bench/clients/raw_native.ts
+// (frames counted off Deno's socket API, each read's answers in one write).
 const ceiling = Deno.args.includes("--ceiling");
 const SERVER_SIDES: Side[] = ceiling
   ? ["await", "nowait", "builtin", "raw", "go"]
   : ["await", "nowait", "builtin"];
-const CLIENT_SIDES: Side[] = ["dial", "websocket"];
+const CLIENT_SIDES: Side[] = ceiling
+  ? ["dial", "websocket", "rawclient"]
+  : ["dial", "websocket"];
 const SIDE_NAMES: Record<Side, string> = {
   await: "ours, `await conn.send()`",
   nowait: "ours, send not awaited",
@@ -95,6 +100,7 @@ const SIDE_NAMES: Record<Side, string> = {
   go: "Go gorilla",
   dial: "ours, `dial()`",
   websocket: "built-in `new WebSocket`",
+  rawclient: "raw Deno sockets",
 };
 
 const text16 = ["-size", "16"];
@@ -444,6 +450,8 @@ async function runOnce(
     if (config.mode === "idle") config.conns = IDLE_CONNS;
     const path = side === "dial"
       ? "clients/ours_native.ts"
+      : side === "rawclient"
+      ? "clients/raw_native.ts"
       : "clients/builtin_native.ts";
     return await runDriver(
       deno,
