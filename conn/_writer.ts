@@ -167,10 +167,15 @@ export class Writer implements TurnWriter {
   }
 
   #takeOutgoing(): void {
+    const machine = this.#machine;
     const queue = this.#queue;
-    for (const chunk of this.#machine.takeOutgoing()) {
-      queue.push(chunk);
-      this.#queuedBytes += chunk.length;
+    if (machine.takeOutgoingInto !== undefined) {
+      this.#queuedBytes += machine.takeOutgoingInto(queue);
+    } else {
+      for (const chunk of machine.takeOutgoing()) {
+        queue.push(chunk);
+        this.#queuedBytes += chunk.length;
+      }
     }
     noteQueued();
   }
@@ -262,32 +267,39 @@ function reject(
   waiter.promise.catch(() => {});
 }
 
-/** Joins runs of small chunks so that many frames leave in one write. */
+/**
+ * Joins runs of small chunks so that many frames leave in one write. The
+ * array is rewritten in place (no array per write) and returned.
+ */
 export function coalesce(chunks: Uint8Array[]): Uint8Array[] {
-  if (chunks.length === 1) return chunks;
-  const out: Uint8Array[] = [];
+  const count = chunks.length;
+  if (count === 1) return chunks;
+  // What is to be written goes to chunks[0, out): never past the chunks it
+  // was made of.
+  let out = 0;
   let start = 0;
   let runBytes = 0;
-  for (let i = 0; i < chunks.length; i++) {
+  for (let i = 0; i < count; i++) {
     const chunk = chunks[i];
     if (chunk.length >= COALESCE_LIMIT) {
-      if (i > start) out.push(joinRun(chunks, start, i, runBytes));
-      out.push(chunk);
+      if (i > start) chunks[out++] = joinRun(chunks, start, i, runBytes);
+      chunks[out++] = chunk;
       start = i + 1;
       runBytes = 0;
     } else {
       runBytes += chunk.length;
       if (runBytes >= COALESCE_LIMIT * 4) {
-        out.push(joinRun(chunks, start, i + 1, runBytes));
+        chunks[out++] = joinRun(chunks, start, i + 1, runBytes);
         start = i + 1;
         runBytes = 0;
       }
     }
   }
-  if (chunks.length > start) {
-    out.push(joinRun(chunks, start, chunks.length, runBytes));
+  if (count > start) {
+    chunks[out++] = joinRun(chunks, start, count, runBytes);
   }
-  return out;
+  chunks.length = out;
+  return chunks;
 }
 
 // The last run joined and what it became. A broadcast queues the same frames

@@ -83,6 +83,31 @@ export class FrameWriter {
   }
 
   /**
+   * Moves the bytes queued so far onto the end of `into`, in order; returns
+   * how many bytes they are.
+   */
+  takeInto(into: Uint8Array[]): number {
+    let bytes = 0;
+    const outgoing = this.#outgoing;
+    if (outgoing.length > 0) {
+      for (let i = 0; i < outgoing.length; i++) {
+        into.push(outgoing[i]);
+        bytes += outgoing[i].length;
+      }
+      outgoing.length = 0;
+    }
+    // The frames since the last large one: after every queued chunk.
+    const start = this.#arenaStart;
+    const end = this.#arenaEnd;
+    if (end > start) {
+      into.push(this.#arena.subarray(start, end));
+      bytes += end - start;
+      this.#arenaStart = end;
+    }
+    return bytes;
+  }
+
+  /**
    * Says that everything taken so far is written: a slot in an arena that
    * new frames no longer go to is let go, so that an idle connection does
    * not keep that arena alive.

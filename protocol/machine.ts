@@ -154,6 +154,13 @@ export interface ProtocolMachine {
   takeEvents(): ProtocolEvent[];
   /** Takes the bytes to write so far, in order. */
   takeOutgoing(): Uint8Array[];
+  /**
+   * Moves the bytes to write so far onto the end of `into`, in order, and
+   * returns how many bytes they are: {@linkcode ProtocolMachine.takeOutgoing}
+   * without an array of their own, which a connection otherwise pays for
+   * every message it sends. Optional.
+   */
+  takeOutgoingInto?(into: Uint8Array[]): number;
   /** Whether {@linkcode ProtocolMachine.takeOutgoing} has bytes waiting. */
   readonly hasOutgoing: boolean;
   /**

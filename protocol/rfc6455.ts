@@ -264,6 +264,17 @@ export class WebSocketProtocol extends MachineBase
   }
 
   /**
+   * Moves the bytes to write so far onto the end of `into`.
+   *
+   * @param into Where the chunks go, in order.
+   * @returns How many bytes they are.
+   */
+  takeOutgoingInto(into: Uint8Array[]): number {
+    const writer = this.#writer;
+    return writer === undefined ? 0 : writer.takeInto(into);
+  }
+
+  /**
    * Tells the machine a chunk from
    * {@linkcode WebSocketProtocol.takeOutgoing} is written, so that its memory
    * may be reused for later frames. Optional; never call it for a chunk that

@@ -203,12 +203,36 @@ Deno.test("Writer writes what was queued during a write next, in order, in one w
   ]);
 });
 
+Deno.test("Writer moves a machine's chunks straight onto its queue when the machine can", async () => {
+  const { machine, transport, writer } = setup(1000);
+  const moving = machine as FakeMachine & {
+    takeOutgoingInto(into: Uint8Array[]): number;
+  };
+  moving.takeOutgoing = () => {
+    throw new Error("takeOutgoing() called");
+  };
+  moving.takeOutgoingInto = (into) => {
+    const chunks = machine.outgoing.splice(0);
+    into.push(...chunks);
+    return chunks.reduce((n, c) => n + c.length, 0);
+  };
+  machine.outgoing.push(new Uint8Array([1, 2]), new Uint8Array([3]));
+  writer.enqueue();
+  assert.equal(writer.buffered, 3);
+  const flushed = writer.flush();
+  await transport.pass();
+  await flushed;
+  assert.deepEqual(transport.writes, [new Uint8Array([1, 2, 3])]);
+});
+
 Deno.test("coalesce() joins runs of small chunks and leaves large ones alone", () => {
   const small = (n: number) => new Uint8Array(n).fill(n);
   const large = new Uint8Array(16 * 1024);
   const one = [small(1)];
   assert.equal(coalesce(one), one);
-  const out = coalesce([small(1), small(2), large, small(3)]);
+  const chunks = [small(1), small(2), large, small(3)];
+  const out = coalesce(chunks);
+  assert.equal(out, chunks, "rewritten in place, no array per write");
   assert.equal(out.length, 3);
   assert.deepEqual(out[0], new Uint8Array([1, 2, 2]));
   assert.equal(out[1], large);
@@ -238,8 +262,8 @@ Deno.test("coalesce() joins a run once for every queue that holds the same chunk
   assert.deepEqual(longer, [new Uint8Array([1, 2, 3, 3])]);
   // A run of very many chunks is joined each time, correctly.
   const many = Array.from({ length: 300 }, (_, i) => new Uint8Array([i & 255]));
-  const once = coalesce(many);
-  const again = coalesce(many);
+  const once = coalesce([...many]);
+  const again = coalesce([...many]);
   assert.notEqual(again[0], once[0]);
   assert.deepEqual(again, once);
   assert.equal(once[0].length, 300);

@@ -159,3 +159,25 @@ Deno.test("FrameWriter.written() lets go of an arena that new frames no longer g
     "the next frame goes to the arena in use",
   );
 });
+
+Deno.test("FrameWriter.takeInto() moves the same chunks take() would onto an array, in order", () => {
+  const sizes = [1, 2000, 3, 70_000, 4];
+  const queueAll = (writer: FrameWriter) => {
+    for (const [i, size] of sizes.entries()) {
+      if (i === 2) writer.queueEncoded(new Uint8Array([0x82, 0x01, 0x07]));
+      writer.queueFrame(Opcode.Binary, new Uint8Array(size).fill(i), false);
+    }
+  };
+  const taking = new FrameWriter(false, countingKey);
+  queueAll(taking);
+  const expected = decodeAll(taking.take(), false);
+  const moving = new FrameWriter(false, countingKey);
+  queueAll(moving);
+  const into = [new Uint8Array([0x81, 0x00])];
+  const bytes = moving.takeInto(into);
+  assert.equal(bytes, into.slice(1).reduce((n, c) => n + c.length, 0));
+  const frames = decodeAll(into, false);
+  assert.deepEqual(frames.slice(1), expected);
+  assert.equal(moving.hasOutgoing, false);
+  assert.equal(moving.takeInto(into), 0, "nothing twice");
+});
