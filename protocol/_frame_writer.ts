@@ -113,7 +113,8 @@ export class FrameWriter {
    * not keep that arena alive.
    */
   written(): void {
-    if (this.#arena !== sharedArena) {
+    // Frames queued and not yet taken keep their region.
+    if (this.#arena !== sharedArena && this.#arenaEnd === this.#arenaStart) {
       this.#arena = EMPTY;
       this.#arenaStart = this.#arenaEnd = this.#slotEnd = 0;
     }

@@ -181,3 +181,26 @@ Deno.test("FrameWriter.takeInto() moves the same chunks take() would onto an arr
   assert.equal(moving.hasOutgoing, false);
   assert.equal(moving.takeInto(into), 0, "nothing twice");
 });
+
+Deno.test("FrameWriter.written() with frames not yet taken keeps them", () => {
+  const writer = new FrameWriter(false, countingKey);
+  const other = new FrameWriter(false, countingKey);
+  writer.queueFrame(Opcode.Binary, new Uint8Array([1]), false);
+  writer.take();
+  // Another fills the arena, so that the writer's is no longer in use.
+  const start = other.take();
+  assert.equal(start.length, 0);
+  let first: Uint8Array | undefined;
+  for (;;) {
+    other.queueFrame(Opcode.Binary, new Uint8Array(500), false);
+    const [chunk] = other.take();
+    first ??= chunk;
+    if (chunk.buffer !== first.buffer) break;
+  }
+  writer.queueFrame(Opcode.Binary, new Uint8Array([2]), false);
+  writer.written();
+  assert.deepEqual(
+    decodeAll(writer.take(), false).map((f) => f.payload[0]),
+    [2],
+  );
+});
