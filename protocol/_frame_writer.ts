@@ -76,10 +76,9 @@ export class FrameWriter {
 
   /** Takes the bytes queued so far, in order. */
   take(): Uint8Array[] {
-    this.#cutArena();
-    const outgoing = this.#outgoing;
-    if (outgoing.length > 0) this.#outgoing = [];
-    return outgoing;
+    const taken: Uint8Array[] = [];
+    this.takeInto(taken);
+    return taken;
   }
 
   /**
