@@ -196,9 +196,10 @@ export class Writer implements TurnWriter {
         this.#queuedDone = undefined;
         this.#inflightBytes = this.#queuedBytes;
         this.#queuedBytes = 0;
-        const buffers = coalesce(chunks);
-        for (let i = 0; i < buffers.length; i++) {
-          const buffer = buffers[i];
+        // Rewritten in place into the buffers to write.
+        coalesce(chunks);
+        for (let i = 0; i < chunks.length; i++) {
+          const buffer = chunks[i];
           for (let offset = 0; offset < buffer.length;) {
             const write = transport.write(
               offset === 0 ? buffer : buffer.subarray(offset),
